@@ -1,0 +1,100 @@
+"""The `cbrtl` command line. Each command owns its unit of work (one commit)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from db.broker import CeleryPublisher
+from db.engine import make_engine, make_session_factory
+from db.errors import DomainError
+from db.migrate import upgrade
+from db.models import ROLES
+from db.services import users
+from db.settings import Settings, load_settings_or_exit
+
+
+@contextmanager
+def unit_of_work(settings: Settings) -> Iterator[Session]:
+    engine = make_engine(settings.resolved_database_url)
+    factory = make_session_factory(engine, publisher=CeleryPublisher(settings))
+    try:
+        with factory() as session:
+            yield session
+            session.commit()
+    finally:
+        engine.dispose()
+
+
+class CbrtlGroup(click.Group):
+    """Domain and database errors end as one line on stderr, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except DomainError as error:
+            click.echo(f"cbrtl: {error.message}", err=True)
+            sys.exit(1)
+        except SQLAlchemyError as error:
+            reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+            click.echo(f"cbrtl: database error: {reason}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=CbrtlGroup)
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """cbrtl: upload, watch, rate, recommend."""
+    ctx.obj = load_settings_or_exit()
+
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.pass_obj
+def db_upgrade(settings: Settings) -> None:
+    """Apply every migration up to the newest."""
+    upgrade(settings.resolved_database_url)
+    click.echo("database is up to date")
+
+
+@cli.group("users")
+def users_group() -> None:
+    """Accounts."""
+
+
+@users_group.command("create")
+@click.option("--email", required=True)
+@click.option("--password", required=True, prompt=True, hide_input=True)
+@click.option("--display-name", default=None, help="defaults to the part of the email before @")
+@click.option("--role", "roles", multiple=True, type=click.Choice(ROLES[1:]))
+@click.pass_obj
+def users_create(
+    settings: Settings, email: str, password: str, display_name: str | None, roles: tuple[str, ...]
+) -> None:
+    """Create an account (the first admin, creators, operators)."""
+    with unit_of_work(settings) as session:
+        user = users.create_user(
+            session=session,
+            email=email,
+            password=password,
+            display_name=display_name or email.split("@")[0],
+            roles=roles,
+        )
+        click.echo(f"created user {user.id} <{user.email}> roles={','.join(user.roles)}")
+
+
+def main() -> None:
+    cli(prog_name="cbrtl")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+"""Which task runs a job type, and on which queue. Web, relay and workers share it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+QUEUES = ("ratings", "ml", "media", "default")
+
+
+@dataclass(frozen=True)
+class JobType:
+    name: str
+    task: str
+    queue: str
+
+
+JOB_TYPES: dict[str, JobType] = {
+    jt.name: jt
+    for jt in (JobType("ratings.recompute_stats", "cbrtl.ratings.recompute_stats", "ratings"),)
+}
+
+
+def job_type(name: str) -> JobType:
+    try:
+        return JOB_TYPES[name]
+    except KeyError:
+        raise ValueError(f"unknown job type {name!r}") from None

@@ -1,0 +1,68 @@
+"""Job rows: enqueue (the outbox write) and the worker-side state machine.
+
+queued -> running -> succeeded | failed (permanent error) | queued again (transient
+error, retry pending) -> ... -> dead (attempts exhausted). Callers commit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.errors import NotFound
+from db.job_types import job_type
+from db.models import Job
+from db.models.base import utcnow
+
+FINISHED = frozenset({"succeeded", "failed", "dead"})
+
+
+def enqueue(*, session: Session, type: str, args: dict[str, Any], max_attempts: int = 5) -> Job:
+    kind = job_type(type)
+    job = Job(type=kind.name, queue=kind.queue, args=args, max_attempts=max_attempts)
+    session.add(job)
+    session.flush()
+    return job
+
+
+def get_job(*, session: Session, job_id: int) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"No job {job_id}.")
+    return job
+
+
+def start(*, session: Session, job_id: int) -> Job | None:
+    """Claim a delivery. None when the job is unknown or already finished (a redelivery)."""
+    job = session.scalar(select(Job).where(Job.id == job_id).with_for_update())
+    if job is None or job.status in FINISHED:
+        return None
+    job.status = "running"
+    job.attempts += 1
+    job.started_at = utcnow()
+    job.finished_at = None
+    return job
+
+
+def succeed(*, session: Session, job: Job, result: dict[str, Any]) -> None:
+    job.status = "succeeded"
+    job.result = result
+    job.progress = 1.0
+    job.error = None
+    job.finished_at = utcnow()
+
+
+def fail(*, session: Session, job_id: int, error: str, retryable: bool) -> Job | None:
+    """Record a failed attempt. Returns the job if it will be retried, else None."""
+    job = session.scalar(select(Job).where(Job.id == job_id).with_for_update())
+    if job is None:
+        return None
+    job.error = error[:2000]
+    if retryable and job.attempts < job.max_attempts:
+        job.status = "queued"
+        return job
+    job.status = "dead" if retryable else "failed"
+    job.finished_at = utcnow()
+    return None

@@ -1,0 +1,103 @@
+"""Ratings and the content statistics derived from them. Callers commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from db.errors import InvalidInput, NotFound
+from db.models import Content, ContentStats, Job, Rating
+from db.models.base import utcnow
+from db.services.jobs import enqueue
+from db.upsert import upsert
+
+# Weight of the global-mean prior in the Bayesian average, in ratings.
+PRIOR_WEIGHT = 10
+
+
+@dataclass(frozen=True)
+class RatingSaved:
+    content_id: int
+    score: float
+    rated_at: datetime
+    job: Job
+
+
+def validate_score(score: float) -> float:
+    if not 0.5 <= score <= 5.0 or score * 2 != int(score * 2):
+        raise InvalidInput(
+            "The score is not valid.",
+            details={"score": "must be between 0.5 and 5.0 in steps of 0.5"},
+        )
+    return float(score)
+
+
+def _require_content(session: Session, content_id: int) -> None:
+    if session.get(Content, content_id) is None:
+        raise NotFound(f"No content {content_id}.")
+
+
+def rate(*, session: Session, user_id: int, content_id: int, score: float) -> RatingSaved:
+    """Upsert the user's rating and queue the content's stats recompute (same transaction)."""
+    score = validate_score(score)
+    _require_content(session, content_id)
+    rated_at = utcnow()
+    upsert(
+        session,
+        Rating.__table__,  # type: ignore[arg-type]
+        {"user_id": user_id, "content_id": content_id, "score": score, "rated_at": rated_at},
+        keys=("user_id", "content_id"),
+    )
+    job = enqueue(session=session, type="ratings.recompute_stats", args={"content_id": content_id})
+    return RatingSaved(content_id=content_id, score=score, rated_at=rated_at, job=job)
+
+
+def unrate(*, session: Session, user_id: int, content_id: int) -> Job | None:
+    _require_content(session, content_id)
+    deleted = session.execute(
+        delete(Rating).where(Rating.user_id == user_id, Rating.content_id == content_id)
+    )
+    if not getattr(deleted, "rowcount", 0):
+        return None
+    return enqueue(session=session, type="ratings.recompute_stats", args={"content_id": content_id})
+
+
+def get_rating(*, session: Session, user_id: int, content_id: int) -> Rating | None:
+    return session.get(Rating, (user_id, content_id))
+
+
+def recompute_stats(*, session: Session, content_id: int) -> dict[str, Any]:
+    """Recompute from the ratings table: idempotent, however often it runs.
+
+    Locking the content row first serialises concurrent recomputes of one item,
+    so the aggregate is always read after the previous writer committed.
+    """
+    locked = session.scalar(select(Content.id).where(Content.id == content_id).with_for_update())
+    if locked is None:
+        return {"content_id": content_id, "deleted": True}
+    count, mean = session.execute(
+        select(func.count(), func.avg(Rating.score)).where(Rating.content_id == content_id)
+    ).one()
+    global_mean = session.scalar(select(func.avg(Rating.score)))
+    bayesian = None
+    if count and global_mean is not None:
+        bayesian = (PRIOR_WEIGHT * float(global_mean) + float(mean) * count) / (
+            PRIOR_WEIGHT + count
+        )
+    values = {
+        "content_id": content_id,
+        "rating_count": int(count),
+        "rating_mean": float(mean) if mean is not None else None,
+        "rating_bayesian": bayesian,
+        "updated_at": utcnow(),
+    }
+    upsert(session, ContentStats.__table__, values, keys=("content_id",))  # type: ignore[arg-type]
+    return {
+        "content_id": content_id,
+        "count": values["rating_count"],
+        "mean": values["rating_mean"],
+    }

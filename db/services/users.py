@@ -1,0 +1,54 @@
+"""Accounts: creation, lookup, authentication. Callers commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
+from db.models import ROLES, User, UserRole
+from db.passwords import hash_password, verify_password
+
+LOGIN_FAILED = "The email or password is not right."
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def create_user(
+    *,
+    session: Session,
+    email: str,
+    password: str,
+    display_name: str,
+    roles: Iterable[str] = (),
+) -> User:
+    email = normalise_email(email)
+    unknown = sorted(set(roles) - set(ROLES))
+    if unknown:
+        raise InvalidInput(f"unknown role {unknown[0]!r}", details={"role": f"one of {ROLES}"})
+    if session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Conflict("An account with this email already exists.", details={"email": "taken"})
+    user = User(email=email, password_hash=hash_password(password), display_name=display_name)
+    user.role_rows = [UserRole(role=role) for role in sorted(set(roles) - {"user"})]
+    session.add(user)
+    session.flush()
+    return user
+
+
+def get_user(*, session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+def authenticate(*, session: Session, email: str, password: str) -> User:
+    """One message and one argon2 verification whether or not the email exists."""
+    user = session.scalar(select(User).where(User.email == normalise_email(email)))
+    if not verify_password(user.password_hash if user else None, password) or user is None:
+        raise AuthenticationFailed(LOGIN_FAILED)
+    return user

@@ -1,0 +1,126 @@
+"""The one typed settings object, read from the environment (see API.md)."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "CBRTL_"
+
+
+class ConfigError(Exception):
+    """Configuration that cannot work; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    broker_url: str | None = None
+    redis_url: str | None = None
+    storage_url: str | None = None
+    s3_endpoint_url: str | None = None
+    secret_key: str | None = Field(default=None, repr=False)
+    env: Literal["development", "production", "test"] = "development"
+    port: int = Field(default=5000, ge=1, le=65535, validation_alias="PORT")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Jobs: an unpublished row older than this is the relay's to publish.
+    outbox_grace_s: float = Field(default=10.0, ge=0)
+    job_max_attempts: int = Field(default=5, ge=1, le=50)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must be a sqlite:// or postgresql:// URL")
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_scheme(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in {"amqp", "pyamqp", "filesystem"}:
+            raise ValueError("must be an amqp:// URL or filesystem://")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value and urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
+            raise ValueError("must be a redis:// URL")
+        return value or None
+
+    @field_validator("storage_url")
+    @classmethod
+    def _storage_scheme(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme not in {"file", "s3"} or (parts.scheme == "s3" and not parts.netloc):
+                raise ValueError("must be file:///path or s3://bucket[/prefix]")
+        return value
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'cbrtl.db'}"
+
+    @cached_property
+    def resolved_broker_url(self) -> str:
+        return self.broker_url or "filesystem://"
+
+    @cached_property
+    def resolved_storage_url(self) -> str:
+        return self.storage_url or f"file://{self.data_dir.resolve() / 'media'}"
+
+    @cached_property
+    def broker_folder(self) -> Path:
+        """Where the embedded (filesystem) broker keeps its messages."""
+        return self.data_dir.resolve() / "broker"
+
+    @cached_property
+    def resolved_secret_key(self) -> str:
+        """The configured key, or one generated once into the data folder."""
+        if self.secret_key:
+            return self.secret_key
+        if self.env == "production":
+            raise ConfigError("CBRTL_SECRET_KEY: required when CBRTL_ENV=production")
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else "?"
+    # Aliased fields (PORT) report their alias, which is already the variable's name.
+    name = field if field.isupper() else ENV_PREFIX + field.upper()
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"{name}: {message}"
+
+
+def load_settings() -> Settings:
+    """Read the environment; raise ConfigError naming the first bad variable."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from None
+
+
+def load_settings_or_exit() -> Settings:
+    """For process entry points: a bad value stops the process with one line."""
+    try:
+        settings = load_settings()
+        settings.resolved_secret_key  # noqa: B018 - fail at start, not at first request
+        return settings
+    except ConfigError as error:
+        print(f"cbrtl: configuration error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -1,0 +1,44 @@
+"""Per-process resources for tasks: settings, engine, session factory, publisher.
+
+Created lazily in the process that uses them; a forked pool child drops the
+parent's pooled connections (never share a socket across fork).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from celery.signals import worker_process_init
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.broker import CeleryPublisher
+from db.engine import make_engine, make_session_factory
+from db.settings import Settings, load_settings_or_exit
+
+
+@cache
+def settings() -> Settings:
+    return load_settings_or_exit()
+
+
+@cache
+def engine() -> Engine:
+    return make_engine(settings().resolved_database_url)
+
+
+@cache
+def publisher() -> CeleryPublisher:
+    return CeleryPublisher(settings())
+
+
+@cache
+def session_factory() -> sessionmaker[Session]:
+    return make_session_factory(engine(), publisher=publisher())
+
+
+@worker_process_init.connect
+def _dispose_inherited_pool(**_: Any) -> None:
+    if engine.cache_info().currsize:
+        engine().dispose(close=False)

@@ -1,0 +1,29 @@
+"""Content rows -> the Content document of API.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from db.models import Content
+
+
+def content_document(content: Content, *, your_rating: float | None = None) -> dict[str, Any]:
+    stats = content.stats
+    return {
+        "id": content.id,
+        "title": content.title,
+        "description": content.description,
+        "genres": sorted(g.name for g in content.genres),
+        "release_year": content.release_year,
+        "duration_s": content.duration_s,
+        "owner_id": content.owner_id,
+        "created_at": content.created_at,
+        "rating": {
+            "average": stats.rating_mean if stats else None,
+            "count": stats.rating_count if stats else 0,
+            "bayesian": stats.rating_bayesian if stats else None,
+        },
+        "video": {"status": "none"},
+        "your_rating": your_rating,
+        "predicted_rating": None,
+    }

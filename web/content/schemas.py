@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+
+def _half_step(value: float) -> None:
+    if value * 2 != int(value * 2):
+        raise ValidationError("must be between 0.5 and 5.0 in steps of 0.5")
+
+
+class ContentIn(Schema):
+    title = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    description = fields.String(load_default="", validate=validate.Length(max=10_000))
+    genres = fields.List(fields.String(validate=validate.Length(min=1, max=40)), load_default=list)
+    release_year = fields.Integer(
+        load_default=None, allow_none=True, validate=validate.Range(min=1870, max=2200)
+    )
+
+
+class RatingSummary(Schema):
+    average = fields.Float(allow_none=True)
+    count = fields.Integer()
+    bayesian = fields.Float(allow_none=True)
+
+
+class VideoSummary(Schema):
+    status = fields.String()
+
+
+class ContentOut(Schema):
+    id = fields.Integer()
+    title = fields.String()
+    description = fields.String()
+    genres = fields.List(fields.String())
+    release_year = fields.Integer(allow_none=True)
+    duration_s = fields.Float(allow_none=True)
+    owner_id = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+    rating = fields.Nested(RatingSummary)
+    video = fields.Nested(VideoSummary)
+    your_rating = fields.Float(allow_none=True)
+    predicted_rating = fields.Float(allow_none=True)
+
+
+class RatingIn(Schema):
+    score = fields.Float(
+        required=True,
+        allow_nan=False,
+        validate=[
+            validate.Range(min=0.5, max=5.0, error="must be between 0.5 and 5.0"),
+            _half_step,
+        ],
+    )
+
+
+class RatingOut(Schema):
+    content_id = fields.Integer()
+    score = fields.Float()
+    rated_at = fields.DateTime()

@@ -1,0 +1,69 @@
+"""Catalogue and ratings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from db.services import content as catalogue
+from db.services import ratings
+from web.auth.roles import current_user_id, optional_user_id, require_roles
+from web.content.presenters import content_document
+from web.content.schemas import ContentIn, ContentOut, RatingIn, RatingOut
+from web.runtime import db_session
+
+blp = Blueprint("catalogue", __name__, description="Catalogue and ratings")
+
+
+@blp.get("/genres")
+@blp.response(200)
+def list_genres() -> list[str]:
+    return catalogue.list_genres(session=db_session())
+
+
+@blp.post("/content")
+@blp.arguments(ContentIn)
+@blp.response(201, ContentOut)
+@require_roles("creator")
+def create_content(body: dict[str, Any]) -> dict[str, Any]:
+    session = db_session()
+    item = catalogue.create_content(session=session, owner_id=current_user_id(), **body)
+    session.commit()
+    return content_document(item)
+
+
+@blp.get("/content/<int:content_id>")
+@blp.response(200, ContentOut)
+def get_content(content_id: int) -> dict[str, Any]:
+    session = db_session()
+    item = catalogue.get_content(session=session, content_id=content_id)
+    user_id = optional_user_id()
+    mine = (
+        ratings.get_rating(session=session, user_id=user_id, content_id=content_id)
+        if user_id is not None
+        else None
+    )
+    return content_document(item, your_rating=mine.score if mine else None)
+
+
+@blp.put("/content/<int:content_id>/rating")
+@blp.arguments(RatingIn)
+@blp.response(200, RatingOut)
+@require_roles()
+def put_rating(body: dict[str, Any], content_id: int) -> dict[str, Any]:
+    session = db_session()
+    saved = ratings.rate(
+        session=session, user_id=current_user_id(), content_id=content_id, score=body["score"]
+    )
+    session.commit()  # the job is published after this commit (db/outbox.py)
+    return {"content_id": saved.content_id, "score": saved.score, "rated_at": saved.rated_at}
+
+
+@blp.delete("/content/<int:content_id>/rating")
+@blp.response(204)
+@require_roles()
+def delete_rating(content_id: int) -> None:
+    session = db_session()
+    ratings.unrate(session=session, user_id=current_user_id(), content_id=content_id)
+    session.commit()

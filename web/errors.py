@@ -1,0 +1,112 @@
+"""Every error becomes the one JSON shape of API.md, here and nowhere else."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from db.errors import (
+    AuthenticationFailed,
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
+
+log = logging.getLogger(__name__)
+
+STATUS_BY_ERROR: dict[type[DomainError], int] = {
+    InvalidInput: 422,
+    NotFound: 404,
+    Conflict: 409,
+    PermissionDenied: 403,
+    AuthenticationFailed: 401,
+}
+
+CODE_BY_STATUS = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    503: "unavailable",
+}
+
+
+def error_response(
+    status: int, message: str, *, code: str | None = None, details: dict[str, Any] | None = None
+) -> Response:
+    body = {
+        "error": {
+            "code": code or CODE_BY_STATUS.get(status, "error"),
+            "message": message,
+            "details": details or {},
+        }
+    }
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def _flatten(messages: Any, prefix: str = "") -> dict[str, str]:
+    """webargs' {"json": {"score": ["..."]}} -> {"score": "..."}."""
+    out: dict[str, str] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            name = (
+                ""
+                if key in {"json", "query", "form", "headers", "view_args"} and not prefix
+                else key
+            )
+            out.update(_flatten(value, f"{prefix}.{name}".strip(".") if name else prefix))
+    elif isinstance(messages, list) and messages and all(isinstance(m, str) for m in messages):
+        out[prefix or "body"] = " ".join(messages)
+    elif isinstance(messages, list):
+        for index, item in enumerate(messages):
+            out.update(_flatten(item, f"{prefix}.{index}"))
+    else:
+        out[prefix or "body"] = str(messages)
+    return out
+
+
+def _http_error(error: HTTPException) -> Response:
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    details = _flatten(data["messages"]) if "messages" in data else {}
+    if status == 422:
+        message = "The request has invalid fields."
+    elif status == 400:
+        message = "The request body is not valid JSON." if details else (error.description or "")
+    else:
+        message = error.description or error.name
+    response = error_response(status, message, details=details)
+    if status == 405 and error.get_response().headers.get("Allow"):
+        response.headers["Allow"] = error.get_response().headers["Allow"]
+    return response
+
+
+def _domain_error(error: DomainError) -> Response:
+    status = STATUS_BY_ERROR.get(type(error), 400)
+    return error_response(status, error.message, code=error.code, details=error.details)
+
+
+def _unexpected(error: Exception) -> Response:
+    # The traceback goes to the log, never to the client.
+    log.exception("unhandled error", exc_info=error)
+    return error_response(500, "Something went wrong on our side.", code="internal_error")
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(DomainError, _domain_error)
+    app.register_error_handler(InternalServerError, _unexpected)
+    app.register_error_handler(Exception, _unexpected)

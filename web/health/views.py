@@ -1,0 +1,68 @@
+"""Liveness and readiness, at the root (not under /api/v1)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from flask import Response, jsonify
+from flask_smorest import Blueprint
+from sqlalchemy import text
+
+from web.runtime import Runtime, runtime
+
+log = logging.getLogger(__name__)
+blp = Blueprint("health", __name__, description="Health")
+
+
+@blp.get("/healthz")
+@blp.response(200)
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def _database(rt: Runtime) -> None:
+    with rt.session_factory() as session:
+        session.execute(text("SELECT 1"))
+
+
+def _broker(rt: Runtime) -> None:
+    rt.publisher.ping()
+
+
+def _cache(rt: Runtime) -> None:
+    if rt.cache is not None:
+        rt.cache.ping()
+
+
+def _storage(rt: Runtime) -> None:
+    rt.storage.check()
+
+
+CHECKS: dict[str, Callable[[Runtime], None]] = {
+    "database": _database,
+    "broker": _broker,
+    "cache": _cache,
+    "storage": _storage,
+}
+
+
+@blp.get("/readyz")
+@blp.response(200)
+@blp.alt_response(503, description="A dependency is down")
+def readyz() -> Response:
+    rt = runtime()
+    checks: dict[str, str] = {}
+    for name, check in CHECKS.items():
+        try:
+            check(rt)
+            checks[name] = "ok"
+        except Exception as error:  # a down dependency is a result here, not a crash
+            log.warning("readiness: %s is down: %s", name, error)
+            checks[name] = "down"
+    ready = all(state != "down" for state in checks.values())
+    response = jsonify({"status": "ok" if ready else "down", "checks": checks})
+    response.status_code = 200 if ready else 503
+    if not ready:
+        response.headers["Retry-After"] = "5"
+    return response

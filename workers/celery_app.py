@@ -1,0 +1,39 @@
+"""The Celery app the workers and beat run: `celery -A workers.celery_app ...`.
+
+Tasks are found by module name (include), so this module imports no task code.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from db.broker import celery_config
+from db.settings import load_settings_or_exit
+
+settings = load_settings_or_exit()
+
+app = Celery("cbrtl", include=["tasks.ratings", "tasks.outbox"])
+app.conf.update(celery_config(settings))
+app.conf.update(
+    # A message is acked only after its task finished; a worker that dies mid-task
+    # (SIGKILL, OOM) gives it back to the broker instead of losing it.
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    # Below RabbitMQ's 30-minute consumer timeout; long tasks set their own.
+    task_soft_time_limit=300,
+    task_time_limit=360,
+    # When the broker connection drops, running late-ack tasks will be redelivered:
+    # stop them rather than run them twice.
+    worker_cancel_long_running_tasks_on_connection_loss=True,
+    worker_send_task_events=True,
+    task_send_sent_event=False,
+    beat_schedule={
+        "outbox-relay": {
+            "task": "cbrtl.outbox.relay",
+            "schedule": 5.0,
+            "options": {"queue": "default", "expires": 5.0},
+        },
+    },
+    beat_schedule_filename=str(settings.data_dir.resolve() / "celerybeat-schedule"),
+)
