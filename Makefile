@@ -1,0 +1,72 @@
+# cbrtl — developer entry points. `make help` lists them.
+#
+#   make run    create .venv, install, migrate, start every Procfile process
+#               on the embedded defaults (data in ./var) at http://127.0.0.1:$PORT
+#   make test   everything the tests need (venv, ffmpeg, PostgreSQL, Redis,
+#               RabbitMQ), then lint, then the whole pytest suite
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: help .venv ffmpeg services run lint test bench clean
+
+help: ## list the targets
+	@echo "usage: make TARGET"
+	@echo
+	@grep -E '^[a-zA-Z_.-]+:.*## ' $(MAKEFILE_LIST) \
+		| awk 'BEGIN {FS = ":.*## "} {printf "  %-10s %s\n", $$1, $$2}'
+	@echo
+	@echo "variables: PORT (default 5000) for run, PYTEST_ARGS for test, e.g."
+	@echo "  make test PYTEST_ARGS='-x tests/unit'"
+
+.venv: $(STAMP) ## create .venv and install the package with its dev extras
+
+# Re-installs whenever the package metadata changes.
+$(STAMP): setup.cfg pyproject.toml
+	@test -x $(BIN)/python || { echo "creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+ffmpeg: ## install Debian's ffmpeg if it is not on PATH
+	@if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; then \
+		if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO=sudo; else SUDO=; fi; \
+		echo "ffmpeg is not installed: apt-get install ffmpeg"; \
+		$$SUDO apt-get update -q \
+		&& $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ffmpeg; \
+	fi
+
+services: ## make sure PostgreSQL, Redis and RabbitMQ answer on 127.0.0.1 (tests need them)
+	@./.ci/services
+
+run: .venv ffmpeg ## migrate, seed the demo catalogue if empty, start the Procfile
+	$(BIN)/cbrtl db upgrade
+	@if $(BIN)/cbrtl demo --help >/dev/null 2>&1; then $(BIN)/cbrtl demo seed --if-empty; fi
+	@echo "cbrtl is starting at http://127.0.0.1:$${PORT:-5000}"
+	@export PATH="$(CURDIR)/$(BIN):$$PATH"; exec $(BIN)/honcho start
+
+lint: .venv ## ruff check, ruff format --check, mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+test: .venv ffmpeg services ## lint, then the whole suite (PYTEST_ARGS passes through)
+	@$(MAKE) --no-print-directory lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: .venv ffmpeg ## run the benchmark scripts in bench/ (results go to docs/BENCHMARKS.md)
+	@set -e; shopt -s nullglob; scripts=(bench/*.py); \
+	if [ $${#scripts[@]} -eq 0 ]; then echo "no benchmarks in bench/ yet"; exit 0; fi; \
+	for script in "$${scripts[@]}"; do \
+		case "$$(basename "$$script")" in __init__.py|_*|conftest.py) continue;; esac; \
+		echo "== $$script"; $(BIN)/python "$$script"; \
+	done
+
+clean: ## remove var/ (all local data) and caches; keeps .venv
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache build dist
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +
