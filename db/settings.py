@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 import sys
-from functools import cached_property
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -66,24 +65,24 @@ class Settings(BaseSettings):
                 raise ValueError("must be file:///path or s3://bucket[/prefix]")
         return value
 
-    @cached_property
+    @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'cbrtl.db'}"
 
-    @cached_property
+    @property
     def resolved_broker_url(self) -> str:
         return self.broker_url or "filesystem://"
 
-    @cached_property
+    @property
     def resolved_storage_url(self) -> str:
         return self.storage_url or f"file://{self.data_dir.resolve() / 'media'}"
 
-    @cached_property
+    @property
     def broker_folder(self) -> Path:
         """Where the embedded (filesystem) broker keeps its messages."""
         return self.data_dir.resolve() / "broker"
 
-    @cached_property
+    @property
     def resolved_secret_key(self) -> str:
         """The configured key, or one generated once into the data folder."""
         if self.secret_key:

@@ -1,0 +1,142 @@
+"""Fixtures on real services: PostgreSQL, RabbitMQ, Redis, moto S3."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Connection, Engine
+from sqlalchemy.orm import Session
+
+from db.broker import CeleryPublisher
+from db.cache import make_cache
+from db.engine import make_engine, make_session_factory
+from db.migrate import upgrade
+from db.settings import Settings
+from db.storage import make_storage
+from tests import services
+from web.app import create_app
+from web.runtime import Runtime
+
+# boto3 wants credentials even for moto; never real ones.
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+)
+BUCKET = "cbrtl-test"
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    url = services.create_database()
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        services.drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def pg_engine(pg_url: str) -> Iterator[Engine]:
+    engine = make_engine(pg_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def amqp_vhost() -> Iterator[str]:
+    name = services.create_vhost()
+    yield name
+    services.delete_vhost(name)
+
+
+@pytest.fixture(scope="session")
+def amqp_url(amqp_vhost: str) -> str:
+    return f"{services.AMQP_BASE}/{amqp_vhost}"
+
+
+@pytest.fixture(scope="session")
+def moto() -> Iterator[services.MotoServer]:
+    server = services.start_moto()
+    boto3.client("s3", endpoint_url=server.endpoint_url).create_bucket(Bucket=BUCKET)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    client = redis.Redis.from_url(services.REDIS_URL)
+    client.flushdb()
+    client.close()
+    return services.REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def settings(
+    pg_url: str, amqp_url: str, redis_url: str, moto: services.MotoServer, tmp_path_factory: Any
+) -> Settings:
+    """Settings for the real services (PostgreSQL, RabbitMQ, Redis, S3 on moto)."""
+    data_dir: Path = tmp_path_factory.mktemp("data")
+    return Settings(
+        data_dir=data_dir,
+        database_url=pg_url,
+        broker_url=amqp_url,
+        redis_url=redis_url,
+        storage_url=f"s3://{BUCKET}/media",
+        s3_endpoint_url=moto.endpoint_url,
+        secret_key="test-secret-key-that-is-long-enough-for-hs256",
+        env="test",
+    )
+
+
+@pytest.fixture(scope="session")
+def publisher(settings: Settings) -> CeleryPublisher:
+    return CeleryPublisher(settings)
+
+
+@pytest.fixture
+def connection(pg_engine: Engine) -> Iterator[Connection]:
+    """One connection per test, inside a transaction rolled back at the end."""
+    with pg_engine.connect() as conn:
+        outer = conn.begin()
+        yield conn
+        outer.rollback()
+
+
+@pytest.fixture
+def session_factory(connection: Connection, publisher: CeleryPublisher) -> Any:
+    # Sessions commit to savepoints of the test's transaction.
+    return make_session_factory(
+        connection, publisher=publisher, join_transaction_mode="create_savepoint"
+    )
+
+
+@pytest.fixture
+def db_session(session_factory: Any) -> Iterator[Session]:
+    with session_factory() as session:
+        yield session
+
+
+@pytest.fixture
+def app(settings: Settings, session_factory: Any, publisher: CeleryPublisher) -> Flask:
+    runtime = Runtime(
+        settings=settings,
+        session_factory=session_factory,
+        publisher=publisher,
+        storage=make_storage(settings),
+        cache=make_cache(settings),
+    )
+    return create_app(runtime=runtime)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()

@@ -1,0 +1,188 @@
+"""The first vertical slice over the Flask test client, on PostgreSQL and RabbitMQ."""
+
+from __future__ import annotations
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from db.models import Job, Rating
+from tests.auth import login
+from tests.factories import make_content, make_user
+
+
+def test_register_login_me(client: FlaskClient) -> None:
+    body = {"email": "New@Example.org", "password": "a long enough pass", "display_name": "New"}
+    created = client.post("/api/v1/auth/register", json=body)
+    assert created.status_code == 201
+    assert created.json["user"]["email"] == "new@example.org"
+    assert created.json["user"]["roles"] == ["user"]
+    assert "password" not in created.json["user"]
+
+    headers = login(client, "NEW@example.org", "a long enough pass")
+    me = client.get("/api/v1/me", headers=headers)
+    assert me.status_code == 200
+    assert me.json["id"] == created.json["user"]["id"]
+
+
+def test_duplicate_email_is_409_case_insensitive(client: FlaskClient, db_session: Session) -> None:
+    make_user(db_session, email="taken@example.org")
+    body = {"email": "TAKEN@example.org", "password": "a long enough pass", "display_name": "X"}
+    response = client.post("/api/v1/auth/register", json=body)
+    assert response.status_code == 409
+    assert response.json["error"]["code"] == "conflict"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"email": "not-an-email", "password": "a long enough pass", "display_name": "X"}, "email"),
+        ({"email": "a@example.org", "password": "short", "display_name": "X"}, "password"),
+        ({"email": "a@example.org", "password": "a long enough pass"}, "display_name"),
+    ],
+)
+def test_register_validation_names_the_field(client: FlaskClient, body: dict, field: str) -> None:
+    response = client.post("/api/v1/auth/register", json=body)
+    assert response.status_code == 422
+    assert field in response.json["error"]["details"]
+
+
+def test_login_failure_has_one_message(client: FlaskClient, db_session: Session) -> None:
+    user = make_user(db_session)
+    wrong_password = client.post(
+        "/api/v1/auth/login", json={"email": user.email, "password": "not the password"}
+    )
+    unknown_email = client.post(
+        "/api/v1/auth/login", json={"email": "nobody@example.org", "password": "not the password"}
+    )
+    assert wrong_password.status_code == unknown_email.status_code == 401
+    assert wrong_password.json == unknown_email.json
+
+
+def test_malformed_json_is_400(client: FlaskClient) -> None:
+    response = client.post(
+        "/api/v1/auth/register", data="{not json", content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "bad_request"
+
+
+def test_me_without_token_is_401(client: FlaskClient) -> None:
+    response = client.get("/api/v1/me")
+    assert response.status_code == 401
+    assert response.json["error"]["code"] == "unauthorized"
+
+
+def test_only_creators_create_content(client: FlaskClient, db_session: Session) -> None:
+    plain = make_user(db_session)
+    creator = make_user(db_session, roles=("creator",))
+    body = {"title": "Heat", "genres": ["Crime", "Thriller"], "release_year": 1995}
+
+    denied = client.post("/api/v1/content", json=body, headers=login(client, plain.email))
+    assert denied.status_code == 403
+
+    created = client.post("/api/v1/content", json=body, headers=login(client, creator.email))
+    assert created.status_code == 201
+    doc = created.json
+    assert doc["owner_id"] == creator.id
+    assert doc["genres"] == ["Crime", "Thriller"]
+    assert doc["rating"] == {"average": None, "count": 0, "bayesian": None}
+
+    fetched = client.get(f"/api/v1/content/{doc['id']}")
+    assert fetched.status_code == 200
+    assert fetched.json["title"] == "Heat"
+
+
+def test_unknown_genre_is_422_naming_it(client: FlaskClient, db_session: Session) -> None:
+    creator = make_user(db_session, roles=("creator",))
+    response = client.post(
+        "/api/v1/content",
+        json={"title": "X", "genres": ["Drama", "Polka"]},
+        headers=login(client, creator.email),
+    )
+    assert response.status_code == 422
+    assert "Polka" in response.json["error"]["details"]["genres"]
+
+
+def test_unknown_content_is_404(client: FlaskClient) -> None:
+    response = client.get("/api/v1/content/987654321")
+    assert response.status_code == 404
+    assert response.json["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("score", [0, 5.5, "abc", 2.3, None, True])
+def test_bad_scores_are_422_and_change_nothing(
+    client: FlaskClient, db_session: Session, score: object
+) -> None:
+    user = make_user(db_session)
+    item = make_content(db_session)
+    jobs_before = db_session.scalar(select(func.count()).select_from(Job))
+    response = client.put(
+        f"/api/v1/content/{item.id}/rating",
+        json={"score": score},
+        headers=login(client, user.email),
+    )
+    assert response.status_code == 422
+    assert "score" in response.json["error"]["details"]
+    assert db_session.scalar(select(func.count()).select_from(Rating)) == 0
+    assert db_session.scalar(select(func.count()).select_from(Job)) == jobs_before
+
+
+def test_rating_missing_content_is_404(client: FlaskClient, db_session: Session) -> None:
+    user = make_user(db_session)
+    response = client.put(
+        "/api/v1/content/987654321/rating", json={"score": 3}, headers=login(client, user.email)
+    )
+    assert response.status_code == 404
+
+
+def test_rating_is_an_idempotent_upsert_with_a_job_each(
+    client: FlaskClient, db_session: Session
+) -> None:
+    user = make_user(db_session)
+    item = make_content(db_session)
+    headers = login(client, user.email)
+    for score in (3.0, 4.5, 4.5):
+        response = client.put(
+            f"/api/v1/content/{item.id}/rating", json={"score": score}, headers=headers
+        )
+        assert response.status_code == 200
+        assert response.json["score"] == score
+    rows = db_session.scalars(select(Rating).where(Rating.content_id == item.id)).all()
+    assert [r.score for r in rows] == [4.5]
+    jobs = db_session.scalars(select(Job).where(Job.type == "ratings.recompute_stats")).all()
+    assert {j.args["content_id"] for j in jobs} == {item.id}
+    assert len(jobs) == 3
+    # Published after commit: the broker confirmed each message.
+    assert all(j.published_at is not None for j in jobs)
+
+    mine = client.get(f"/api/v1/content/{item.id}", headers=headers)
+    assert mine.json["your_rating"] == 4.5
+
+
+def test_delete_rating(client: FlaskClient, db_session: Session) -> None:
+    user = make_user(db_session)
+    item = make_content(db_session)
+    headers = login(client, user.email)
+    client.put(f"/api/v1/content/{item.id}/rating", json={"score": 2}, headers=headers)
+    response = client.delete(f"/api/v1/content/{item.id}/rating", headers=headers)
+    assert response.status_code == 204
+    assert db_session.get(Rating, (user.id, item.id)) is None
+
+
+def test_openapi_describes_the_slice(client: FlaskClient) -> None:
+    doc = client.get("/api/v1/openapi.json")
+    assert doc.status_code == 200
+    paths = doc.json["paths"]
+    for path in (
+        "/api/v1/auth/register",
+        "/api/v1/auth/login",
+        "/api/v1/me",
+        "/api/v1/content",
+        "/api/v1/content/{content_id}",
+        "/api/v1/content/{content_id}/rating",
+        "/healthz",
+        "/readyz",
+    ):
+        assert path in paths, path

@@ -1,0 +1,73 @@
+"""The `cbrtl` command as a real process: one line on errors, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.models import User
+from tests.services import VENV_BIN
+
+
+def cbrtl(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(VENV_BIN / "cbrtl"), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **env},
+    )
+
+
+def test_users_create_on_postgresql(pg_url: str, pg_engine, tmp_path) -> None:
+    env = {"CBRTL_DATABASE_URL": pg_url, "CBRTL_DATA_DIR": str(tmp_path)}
+    email = "cli-admin@example.org"
+    done = cbrtl(
+        "users", "create", "--email", email, "--password", "x" * 12, "--role", "admin", **env
+    )
+    try:
+        assert done.returncode == 0, done.stderr
+        with Session(pg_engine) as session:
+            user = session.scalar(select(User).where(User.email == email))
+            assert user is not None and user.roles == ["user", "admin"]
+
+        again = cbrtl("users", "create", "--email", email.upper(), "--password", "x" * 12, **env)
+        assert again.returncode == 1
+        assert again.stderr.strip() == "cbrtl: An account with this email already exists."
+    finally:
+        with Session(pg_engine) as session:
+            session.query(User).filter(User.email == email).delete()
+            session.commit()
+
+
+def test_bad_configuration_is_one_line(tmp_path) -> None:
+    done = cbrtl("db", "upgrade", CBRTL_DATABASE_URL="mysql://x", CBRTL_DATA_DIR=str(tmp_path))
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "cbrtl: configuration error: CBRTL_DATABASE_URL: must be a sqlite:// or postgresql:// URL"
+    ]
+
+
+def test_unreachable_database_is_one_line(tmp_path) -> None:
+    done = cbrtl(
+        "users",
+        "create",
+        "--email",
+        "a@example.org",
+        "--password",
+        "x" * 12,
+        CBRTL_DATABASE_URL="postgresql+psycopg2://postgres@127.0.0.1:1/none",
+        CBRTL_DATA_DIR=str(tmp_path),
+    )
+    assert done.returncode == 1
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert done.stderr.startswith("cbrtl: database error:")
+
+
+def test_db_upgrade_on_sqlite(tmp_path) -> None:
+    done = cbrtl("db", "upgrade", CBRTL_DATA_DIR=str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "cbrtl.db").exists()

@@ -1,0 +1,89 @@
+"""Migrations on both backends, and the rules the database itself enforces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection, insert, text
+from sqlalchemy.exc import IntegrityError
+
+from db.engine import make_engine
+from db.migrate import downgrade, upgrade
+from db.models import Base, Rating, User
+from tests import services
+from tests.factories import make_content, make_user
+
+
+def assert_schema_matches_models(url: str) -> None:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    engine.dispose()
+    assert diff == [], diff
+
+
+def test_migrations_round_trip_on_sqlite(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    upgrade(url)
+    assert_schema_matches_models(url)
+    downgrade(url, "base")
+    upgrade(url)
+    assert_schema_matches_models(url)
+
+
+def test_migrations_round_trip_on_postgresql() -> None:
+    url = services.create_database()
+    try:
+        upgrade(url)
+        assert_schema_matches_models(url)
+        downgrade(url, "base")
+        upgrade(url)
+    finally:
+        services.drop_database(url)
+
+
+@pytest.mark.parametrize("score", [0.0, 0.3, 2.3, 5.5, -1.0])
+def test_database_rejects_bad_scores(connection: Connection, db_session, score: float) -> None:
+    user = make_user(db_session)
+    item = make_content(db_session)
+    db_session.commit()
+    with pytest.raises(IntegrityError), connection.begin_nested():
+        connection.execute(insert(Rating).values(user_id=user.id, content_id=item.id, score=score))
+
+
+def test_one_rating_per_user_and_content(connection: Connection, db_session) -> None:
+    user = make_user(db_session)
+    item = make_content(db_session)
+    db_session.commit()
+    connection.execute(insert(Rating).values(user_id=user.id, content_id=item.id, score=3.0))
+    with pytest.raises(IntegrityError), connection.begin_nested():
+        connection.execute(insert(Rating).values(user_id=user.id, content_id=item.id, score=4.0))
+
+
+def test_emails_are_unique_and_lower_case(connection: Connection) -> None:
+    row = {"email": "a@example.org", "password_hash": "x", "display_name": "A"}
+    connection.execute(insert(User).values(**row))
+    with pytest.raises(IntegrityError), connection.begin_nested():
+        connection.execute(insert(User).values(**row))
+    with pytest.raises(IntegrityError), connection.begin_nested():
+        connection.execute(insert(User).values(**{**row, "email": "B@example.org"}))
+
+
+def test_every_foreign_key_is_indexed(connection: Connection) -> None:
+    unindexed = connection.execute(
+        text(
+            """
+            SELECT c.conrelid::regclass::text, a.attname
+            FROM pg_constraint c
+            JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+            WHERE c.contype = 'f' AND NOT EXISTS (
+                SELECT 1 FROM pg_index i
+                WHERE i.indrelid = c.conrelid AND i.indkey[0] = c.conkey[1]
+            )
+            """
+        )
+    ).all()
+    assert unindexed == []

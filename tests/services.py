@@ -1,0 +1,122 @@
+"""Throw-away resources on the real services the tests run against.
+
+Each test run gets its own PostgreSQL database, RabbitMQ vhost, Redis database
+number's key prefix and moto S3 server; all are removed at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+from sqlalchemy.engine import make_url
+
+ADMIN_PG_URL = os.environ.get(
+    "CBRTL_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
+AMQP_BASE = os.environ.get("CBRTL_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672")
+REDIS_URL = os.environ.get("CBRTL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+VENV_BIN = Path(sys.executable).parent
+
+
+def wait_for(
+    predicate: Callable[[], object], *, timeout: float = 30.0, interval: float = 0.1, what: str = ""
+) -> object:
+    """Poll until predicate() is truthy; fail with `what` at the deadline."""
+    deadline = time.monotonic() + timeout
+    last_error: BaseException | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as error:
+            last_error = error
+        time.sleep(interval)
+    raise AssertionError(
+        f"timed out after {timeout}s waiting for {what} (last error: {last_error})"
+    )
+
+
+def free_port() -> int:
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _pg_admin() -> psycopg2.extensions.connection:
+    url = make_url(ADMIN_PG_URL)
+    conn = psycopg2.connect(
+        host=url.host, port=url.port or 5432, user=url.username, dbname=url.database
+    )
+    conn.autocommit = True
+    return conn
+
+
+def create_database(prefix: str = "cbrtl_test") -> str:
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with closing(_pg_admin()) as conn, conn.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    return make_url(ADMIN_PG_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(url: str) -> None:
+    name = make_url(url).database
+    with closing(_pg_admin()) as conn, conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+
+def create_vhost() -> str:
+    name = f"cbrtl_test_{uuid.uuid4().hex[:10]}"
+    _rabbitmqctl("add_vhost", name)
+    _rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+    return name
+
+
+def delete_vhost(name: str) -> None:
+    _rabbitmqctl("delete_vhost", name)
+
+
+@dataclass
+class MotoServer:
+    process: subprocess.Popen[bytes]
+    endpoint_url: str
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def start_moto() -> MotoServer:
+    port = free_port()
+    exe = shutil.which("moto_server", path=str(VENV_BIN)) or "moto_server"
+    process = subprocess.Popen(
+        [exe, "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        with closing(socket.create_connection(("127.0.0.1", port), timeout=0.5)):
+            return True
+
+    wait_for(up, timeout=30, what="moto server")
+    return MotoServer(process, endpoint)

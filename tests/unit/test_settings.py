@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from db.settings import ConfigError, load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in (
+        "CBRTL_DATABASE_URL",
+        "CBRTL_BROKER_URL",
+        "CBRTL_REDIS_URL",
+        "CBRTL_STORAGE_URL",
+        "CBRTL_SECRET_KEY",
+        "CBRTL_ENV",
+        "PORT",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CBRTL_DATA_DIR", str(tmp_path))
+
+
+def test_embedded_defaults(tmp_path: Path) -> None:
+    settings = load_settings()
+    assert settings.resolved_database_url == f"sqlite:///{tmp_path / 'cbrtl.db'}"
+    assert settings.resolved_broker_url == "filesystem://"
+    assert settings.resolved_storage_url == f"file://{tmp_path / 'media'}"
+    assert settings.redis_url is None
+    assert settings.port == 5000
+
+
+def test_secret_key_is_generated_once(tmp_path: Path) -> None:
+    first = load_settings().resolved_secret_key
+    assert len(first) >= 32
+    assert load_settings().resolved_secret_key == first
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_production_requires_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CBRTL_ENV", "production")
+    with pytest.raises(ConfigError, match=r"^CBRTL_SECRET_KEY: required"):
+        load_settings().resolved_secret_key  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PORT", "abc"),
+        ("PORT", "70000"),
+        ("CBRTL_DATABASE_URL", "mysql://x"),
+        ("CBRTL_BROKER_URL", "redis://localhost"),
+        ("CBRTL_REDIS_URL", "http://x"),
+        ("CBRTL_STORAGE_URL", "s3://"),
+        ("CBRTL_ENV", "staging"),
+    ],
+)
+def test_bad_values_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value).startswith(f"{name}: ")
+    assert "\n" not in str(caught.value)
