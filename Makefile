@@ -13,6 +13,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: help .venv ffmpeg services run lint test bench clean
 
@@ -22,7 +23,7 @@ help: ## list the targets
 	@grep -E '^[a-zA-Z_.-]+:.*## ' $(MAKEFILE_LIST) \
 		| awk 'BEGIN {FS = ":.*## "} {printf "  %-10s %s\n", $$1, $$2}'
 	@echo
-	@echo "variables: PORT (default 5000) for run, PYTEST_ARGS for test, e.g."
+	@echo "variables: PORT (default 5000) for run, PYTEST_ARGS for test, BENCH_ARGS for bench, e.g."
 	@echo "  make test PYTEST_ARGS='-x tests/unit'"
 
 .venv: $(STAMP) ## create .venv and install the package with its dev extras
@@ -59,13 +60,13 @@ test: .venv ffmpeg services ## lint, then the whole suite (PYTEST_ARGS passes th
 	@$(MAKE) --no-print-directory lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-bench: .venv ffmpeg ## run the benchmark scripts in bench/ (results go to docs/BENCHMARKS.md)
-	@set -e; shopt -s nullglob; scripts=(bench/*.py); \
-	if [ $${#scripts[@]} -eq 0 ]; then echo "no benchmarks in bench/ yet"; exit 0; fi; \
-	for script in "$${scripts[@]}"; do \
-		case "$$(basename "$$script")" in __init__.py|_*|conftest.py) continue;; esac; \
-		echo "== $$script"; $(BIN)/python "$$script"; \
-	done
+bench: .venv ffmpeg services ## run every bench/*.py script (results go to docs/BENCHMARKS.md)
+	@set -e; found=0; \
+	for script in bench/*.py; do \
+		grep -q '^if __name__ == "__main__":' "$$script" || continue; \
+		found=1; echo "== $$script $(BENCH_ARGS)"; $(BIN)/python "$$script" $(BENCH_ARGS); \
+	done; \
+	[ $$found -eq 1 ] || echo "no benchmark scripts in bench/ yet"
 
 clean: ## remove var/ (all local data) and caches; keeps .venv
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache build dist
