@@ -11,6 +11,8 @@ from db.broker import celery_config
 from db.settings import load_settings_or_exit
 
 settings = load_settings_or_exit()
+# beat keeps its schedule state here; the folder may not exist on a fresh host.
+settings.data_dir.mkdir(parents=True, exist_ok=True)
 
 app = Celery("cbrtl", include=["tasks.ratings", "tasks.outbox"])
 app.conf.update(celery_config(settings))

@@ -74,9 +74,13 @@ def recompute_stats(*, session: Session, content_id: int) -> dict[str, Any]:
     """Recompute from the ratings table: idempotent, however often it runs.
 
     Locking the content row first serialises concurrent recomputes of one item,
-    so the aggregate is always read after the previous writer committed.
+    so the aggregate is always read after the previous writer committed. The
+    lock is FOR NO KEY UPDATE so that inserting ratings (whose foreign key
+    check takes KEY SHARE on the content row) is never blocked by it.
     """
-    locked = session.scalar(select(Content.id).where(Content.id == content_id).with_for_update())
+    locked = session.scalar(
+        select(Content.id).where(Content.id == content_id).with_for_update(key_share=True)
+    )
     if locked is None:
         return {"content_id": content_id, "deleted": True}
     count, mean = session.execute(

@@ -1,0 +1,170 @@
+"""Real platform processes (gunicorn, celery worker/beat) for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tests.services import VENV_BIN, free_port, wait_for
+
+
+def clean_env(**overrides: str) -> dict[str, str]:
+    """The parent's environment without any CBRTL_* settings, plus `overrides`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CBRTL_") and k != "PORT"}
+    env.update(overrides)
+    return env
+
+
+@dataclass
+class Process:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    def kill(self, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+        """Signal the whole process group (celery's pool children too) and reap it."""
+        if self.popen.poll() is None:
+            try:
+                os.killpg(self.popen.pid, sig)
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(timeout=timeout)
+            except ProcessLookupError:
+                pass
+        wait_for(
+            lambda: not _group_alive(self.popen.pid), timeout=timeout, what=f"{self.name} gone"
+        )
+
+    def tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@dataclass
+class Platform:
+    """Starts processes with one environment, logs to files, stops them all."""
+
+    env: dict[str, str]
+    workdir: Path
+    processes: list[Process] = field(default_factory=list)
+    port: int = field(default_factory=free_port)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def spawn(self, name: str, *argv: str) -> Process:
+        log = self.workdir / f"{name}-{uuid.uuid4().hex[:6]}.log"
+        with log.open("wb") as out:
+            popen = subprocess.Popen(
+                argv,
+                env={**self.env, "PORT": str(self.port)},
+                cwd=self.workdir,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        process = Process(name, popen, log)
+        self.processes.append(process)
+        return process
+
+    def cbrtl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [str(VENV_BIN / "cbrtl"), *args],
+            env=self.env,
+            cwd=self.workdir,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return done
+
+    def start_web(self) -> Process:
+        web = self.spawn(
+            "web",
+            str(VENV_BIN / "gunicorn"),
+            "--config",
+            "python:web.gunicorn_conf",
+            "web.app:create_app()",
+        )
+        wait_for(
+            lambda: requests.get(f"{self.base_url}/readyz", timeout=2).status_code == 200,
+            timeout=60,
+            what=f"web ready\n{web.tail()}",
+        )
+        return web
+
+    def start_worker(self, queues: str = "ratings,default") -> Process:
+        worker = self.spawn(
+            "worker",
+            str(VENV_BIN / "celery"),
+            "--app",
+            "workers.celery_app",
+            "worker",
+            "--queues",
+            queues,
+            "--concurrency",
+            "1",
+            "--hostname",
+            f"e2e-{uuid.uuid4().hex[:6]}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel",
+            "INFO",
+        )
+        wait_for(
+            lambda: "ready." in worker.log.read_text(errors="replace"),
+            timeout=60,
+            what=f"worker ready\n{worker.tail()}",
+        )
+        return worker
+
+    def start_beat(self) -> Process:
+        return self.spawn(
+            "beat",
+            str(VENV_BIN / "celery"),
+            "--app",
+            "workers.celery_app",
+            "beat",
+            "--loglevel",
+            "INFO",
+        )
+
+    def stop_all(self) -> None:
+        for process in reversed(self.processes):
+            process.kill()
+
+
+class Api:
+    """A small HTTP client for the public API."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base = f"{base_url}/api/v1"
+        self.http = requests.Session()
+
+    def call(
+        self, method: str, path: str, token: str | None = None, **kw: Any
+    ) -> requests.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return self.http.request(method, self.base + path, headers=headers, timeout=10, **kw)
+
+    def token(self, email: str, password: str) -> str:
+        response = self.call("POST", "/auth/login", json={"email": email, "password": password})
+        assert response.status_code == 200, response.text
+        return str(response.json()["access_token"])
