@@ -186,3 +186,30 @@ def test_openapi_describes_the_slice(client: FlaskClient) -> None:
         "/readyz",
     ):
         assert path in paths, path
+
+
+def test_unknown_route_and_method_are_json(client: FlaskClient) -> None:
+    missing = client.get("/api/v1/nothing-here")
+    assert missing.status_code == 404 and missing.json["error"]["code"] == "not_found"
+    wrong = client.delete("/api/v1/genres")
+    assert wrong.status_code == 405 and wrong.json["error"]["code"] == "method_not_allowed"
+    assert "GET" in wrong.headers["Allow"]
+
+
+def test_oversized_body_is_413(client: FlaskClient) -> None:
+    body = '{"email": "' + "a" * (2 * 1024 * 1024) + '"}'
+    response = client.post("/api/v1/auth/register", data=body, content_type="application/json")
+    assert response.status_code == 413
+    assert response.json["error"]["code"] == "too_large"
+
+
+def test_unknown_fields_are_refused(client: FlaskClient) -> None:
+    body = {
+        "email": "x@example.org",
+        "password": "a long enough pass",
+        "display_name": "X",
+        "roles": ["admin"],
+    }
+    response = client.post("/api/v1/auth/register", json=body)
+    assert response.status_code == 422
+    assert "roles" in response.json["error"]["details"]
