@@ -38,7 +38,8 @@ class CbrtlGroup(click.Group):
         try:
             return super().invoke(ctx)
         except DomainError as error:
-            click.echo(f"cbrtl: {error.message}", err=True)
+            reasons = "; ".join(f"{field} {why}" for field, why in error.details.items())
+            click.echo(f"cbrtl: {error.message}" + (f" ({reasons})" if reasons else ""), err=True)
             sys.exit(1)
         except SQLAlchemyError as error:
             reason = str(getattr(error, "orig", None) or error).splitlines()[0]

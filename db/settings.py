@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from limits import parse_many
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -34,6 +35,28 @@ class Settings(BaseSettings):
     # Jobs: an unpublished row older than this is the relay's to publish.
     outbox_grace_s: float = Field(default=10.0, ge=0)
     job_max_attempts: int = Field(default=5, ge=1, le=50)
+    # Comma-separated origins allowed to call the API from other sites; unset: CORS off.
+    cors_origins: str | None = None
+    # How many reverse proxies (nginx) set X-Forwarded-For in front of the web.
+    proxy_count: int = Field(default=0, ge=0, le=5)
+    rate_limit_login_ip: str = "30 per minute"
+    rate_limit_login_account: str = "5 per 15 minutes"
+    rate_limit_register_ip: str = "10 per hour"
+    rate_limit_upload_user: str = "60 per hour"
+
+    @field_validator(
+        "rate_limit_login_ip",
+        "rate_limit_login_account",
+        "rate_limit_register_ip",
+        "rate_limit_upload_user",
+    )
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError("must be a rate such as '5 per minute'") from None
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
+from db.blocklist import Blocklist
 from db.broker import CeleryPublisher
 from db.cache import make_cache
 from db.engine import make_engine, make_session_factory
@@ -23,6 +24,8 @@ from db.settings import Settings
 from db.storage import make_storage
 from tests import services
 from web.app import create_app
+from web.auth.tokens import REFRESH_TTL
+from web.rate_limits import limiter
 from web.runtime import Runtime
 
 # boto3 wants credentials even for moto; never real ones.
@@ -127,14 +130,18 @@ def db_session(session_factory: Any) -> Iterator[Session]:
 
 @pytest.fixture
 def app(settings: Settings, session_factory: Any, publisher: CeleryPublisher) -> Flask:
+    cache = make_cache(settings)
     runtime = Runtime(
         settings=settings,
         session_factory=session_factory,
         publisher=publisher,
         storage=make_storage(settings),
-        cache=make_cache(settings),
+        cache=cache,
+        blocklist=Blocklist(session_factory=session_factory, cache=cache, ttl=REFRESH_TTL),
     )
-    return create_app(runtime=runtime)
+    app = create_app(runtime=runtime)
+    limiter.reset()  # counters live in Redis across tests; each test starts afresh
+    return app
 
 
 @pytest.fixture

@@ -7,30 +7,42 @@ import logging
 from flask import Flask
 from flask_smorest import Api
 
+from db.blocklist import Blocklist
 from db.broker import CeleryPublisher
 from db.cache import make_cache
 from db.engine import make_engine, make_session_factory
 from db.settings import Settings, load_settings_or_exit
 from db.storage import make_storage
-from web.auth.tokens import init_jwt
-from web.auth.views import blp as accounts_blp
+from web.account.views import blp as account_blp
+from web.auth.tokens import REFRESH_TTL, init_jwt
+from web.auth.views import blp as auth_blp
 from web.content.views import blp as catalogue_blp
-from web.errors import register_error_handlers
+from web.errors import ErrorEnvelope, register_error_handlers
 from web.health.views import blp as health_blp
+from web.jobs.views import blp as jobs_blp
+from web.rate_limits import init_rate_limits
 from web.runtime import EXTENSION, Runtime, close_db_session
+from web.security import init_security
 
 API_PREFIX = "/api/v1"
+
+
+class CbrtlApi(Api):
+    ERROR_SCHEMA = ErrorEnvelope
 
 
 def build_runtime(settings: Settings) -> Runtime:
     publisher = CeleryPublisher(settings)
     engine = make_engine(settings.resolved_database_url)
+    session_factory = make_session_factory(engine, publisher=publisher)
+    cache = make_cache(settings)
     return Runtime(
         settings=settings,
-        session_factory=make_session_factory(engine, publisher=publisher),
+        session_factory=session_factory,
         publisher=publisher,
         storage=make_storage(settings),
-        cache=make_cache(settings),
+        cache=cache,
+        blocklist=Blocklist(session_factory=session_factory, cache=cache, ttl=REFRESH_TTL),
     )
 
 
@@ -46,16 +58,17 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         OPENAPI_URL_PREFIX=API_PREFIX,
         OPENAPI_JSON_PATH="openapi.json",
         MAX_CONTENT_LENGTH=1024 * 1024,  # JSON bodies; uploads get their own route and limit
-        JSON_SORT_KEYS=False,
     )
     app.extensions[EXTENSION] = runtime or build_runtime(settings)
     app.teardown_appcontext(close_db_session)
 
-    api = Api(app, spec_kwargs={"servers": [{"url": "/"}]})
+    api = CbrtlApi(app, spec_kwargs={"servers": [{"url": "/"}]})
     api.register_blueprint(health_blp, url_prefix="/")
-    api.register_blueprint(accounts_blp, url_prefix=API_PREFIX)
-    api.register_blueprint(catalogue_blp, url_prefix=API_PREFIX)
-    init_jwt(app, settings.resolved_secret_key)
+    for blueprint in (auth_blp, account_blp, catalogue_blp, jobs_blp):
+        api.register_blueprint(blueprint, url_prefix=API_PREFIX)
+    init_jwt(app, settings)
+    init_rate_limits(app, settings)
+    init_security(app, settings)
     # After Api(): ours replace flask-smorest's handlers, so every error has one shape.
     register_error_handlers(app)
     return app

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify
+from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from db.errors import (
@@ -110,3 +111,15 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(InternalServerError, _unexpected)
     app.register_error_handler(Exception, _unexpected)
+
+
+class ErrorDetail(Schema):
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+    details = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class ErrorEnvelope(Schema):
+    """The body of every error response (API.md)."""
+
+    error = fields.Nested(ErrorDetail, required=True)

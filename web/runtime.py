@@ -8,6 +8,7 @@ import redis
 from flask import current_app, g
 from sqlalchemy.orm import Session, sessionmaker
 
+from db.blocklist import Blocklist
 from db.broker import CeleryPublisher
 from db.settings import Settings
 from db.storage import Storage
@@ -22,6 +23,7 @@ class Runtime:
     publisher: CeleryPublisher
     storage: Storage
     cache: redis.Redis | None
+    blocklist: Blocklist
 
 
 def runtime() -> Runtime:

@@ -3,8 +3,11 @@
 from db.models.base import Base
 from db.models.content import Content, ContentStats, Genre, content_genres
 from db.models.jobs import JOB_STATUSES, Job
+from db.models.preferences import GenrePreference
 from db.models.ratings import Rating
+from db.models.sessions import TokenFamily
 from db.models.users import ROLES, User, UserRole
+from db.models.viewing import ViewingProgress
 
 __all__ = [
     "JOB_STATUSES",
@@ -13,9 +16,12 @@ __all__ = [
     "Content",
     "ContentStats",
     "Genre",
+    "GenrePreference",
     "Job",
     "Rating",
+    "TokenFamily",
     "User",
     "UserRole",
+    "ViewingProgress",
     "content_genres",
 ]

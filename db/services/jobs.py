@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db.errors import NotFound
@@ -66,3 +66,25 @@ def fail(*, session: Session, job_id: int, error: str, retryable: bool) -> Job |
     job.status = "dead" if retryable else "failed"
     job.finished_at = utcnow()
     return None
+
+
+def list_jobs(
+    *,
+    session: Session,
+    page: int,
+    per_page: int,
+    type: str | None = None,
+    status: str | None = None,
+) -> tuple[list[Job], int]:
+    stmt = select(Job)
+    if type is not None:
+        stmt = stmt.where(Job.type == type)
+    if status is not None:
+        stmt = stmt.where(Job.status == status)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery()))
+    rows = session.scalars(
+        stmt.order_by(Job.created_at.desc(), Job.id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    )
+    return list(rows), int(total or 0)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from db.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
 from db.models import ROLES, User, UserRole
+from db.password_policy import check_password
 from db.passwords import hash_password, verify_password
 
 LOGIN_FAILED = "The email or password is not right."
@@ -30,6 +31,7 @@ def create_user(
     unknown = sorted(set(roles) - set(ROLES))
     if unknown:
         raise InvalidInput(f"unknown role {unknown[0]!r}", details={"role": f"one of {ROLES}"})
+    check_password(password, email=email, display_name=display_name)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict("An account with this email already exists.", details={"email": "taken"})
     user = User(email=email, password_hash=hash_password(password), display_name=display_name)
@@ -51,4 +53,24 @@ def authenticate(*, session: Session, email: str, password: str) -> User:
     user = session.scalar(select(User).where(User.email == normalise_email(email)))
     if not verify_password(user.password_hash if user else None, password) or user is None:
         raise AuthenticationFailed(LOGIN_FAILED)
+    return user
+
+
+def update_profile(*, session: Session, user_id: int, display_name: str | None = None) -> User:
+    user = get_user(session=session, user_id=user_id)
+    if display_name is not None:
+        user.display_name = display_name
+    return user
+
+
+def change_password(
+    *, session: Session, user_id: int, current_password: str, new_password: str
+) -> User:
+    user = get_user(session=session, user_id=user_id)
+    if not verify_password(user.password_hash, current_password):
+        raise AuthenticationFailed(
+            "The current password is not right.", details={"current_password": "wrong"}
+        )
+    check_password(new_password, email=user.email, display_name=user.display_name)
+    user.password_hash = hash_password(new_password)
     return user

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import User
+from tests.factories import PASSWORD
 from tests.services import VENV_BIN
 
 
@@ -26,7 +27,7 @@ def test_users_create_on_postgresql(pg_url: str, pg_engine, tmp_path) -> None:
     env = {"CBRTL_DATABASE_URL": pg_url, "CBRTL_DATA_DIR": str(tmp_path)}
     email = "cli-admin@example.org"
     done = cbrtl(
-        "users", "create", "--email", email, "--password", "x" * 12, "--role", "admin", **env
+        "users", "create", "--email", email, "--password", PASSWORD, "--role", "admin", **env
     )
     try:
         assert done.returncode == 0, done.stderr
@@ -34,9 +35,17 @@ def test_users_create_on_postgresql(pg_url: str, pg_engine, tmp_path) -> None:
             user = session.scalar(select(User).where(User.email == email))
             assert user is not None and user.roles == ["user", "admin"]
 
-        again = cbrtl("users", "create", "--email", email.upper(), "--password", "x" * 12, **env)
+        again = cbrtl("users", "create", "--email", email.upper(), "--password", PASSWORD, **env)
         assert again.returncode == 1
-        assert again.stderr.strip() == "cbrtl: An account with this email already exists."
+        assert again.stderr.strip() == (
+            "cbrtl: An account with this email already exists. (email taken)"
+        )
+
+        weak = cbrtl("users", "create", "--email", "w@example.org", "--password", "x" * 12, **env)
+        assert weak.returncode == 1
+        assert weak.stderr.strip() == (
+            "cbrtl: The password is too weak. (password must use at least 5 different characters)"
+        )
     finally:
         with Session(pg_engine) as session:
             session.query(User).filter(User.email == email).delete()
@@ -58,7 +67,7 @@ def test_unreachable_database_is_one_line(tmp_path) -> None:
         "--email",
         "a@example.org",
         "--password",
-        "x" * 12,
+        PASSWORD,
         CBRTL_DATABASE_URL="postgresql+psycopg2://postgres@127.0.0.1:1/none",
         CBRTL_DATA_DIR=str(tmp_path),
     )

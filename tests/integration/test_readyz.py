@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flask import Flask
 
 from db.broker import CeleryPublisher
@@ -37,9 +39,9 @@ def test_readyz_names_what_is_down(app: Flask, settings: Settings) -> None:
         }
     )
     runtime: Runtime = app.extensions["cbrtl"]
-    app.extensions["cbrtl"] = Runtime(
+    app.extensions["cbrtl"] = replace(
+        runtime,
         settings=broken,
-        session_factory=runtime.session_factory,
         publisher=CeleryPublisher(broken),
         storage=make_storage(broken),
         cache=make_cache(broken),

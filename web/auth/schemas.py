@@ -3,19 +3,24 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from db.models import ROLES
+from db.password_policy import MAX_LENGTH
+
+DISPLAY_NAME = validate.Length(min=1, max=80)
 
 
 class RegisterIn(Schema):
     email = fields.Email(required=True, validate=validate.Length(max=254))
-    password = fields.String(
-        required=True, validate=validate.Length(min=10, max=256), load_only=True
-    )
-    display_name = fields.String(required=True, validate=validate.Length(min=1, max=80))
+    # The policy (db/password_policy.py) says why a password is refused.
+    password = fields.String(required=True, load_only=True)
+    display_name = fields.String(required=True, validate=DISPLAY_NAME)
 
 
 class LoginIn(Schema):
     email = fields.String(required=True, validate=validate.Length(max=254))
-    password = fields.String(required=True, validate=validate.Length(max=1024), load_only=True)
+    # Longer than any valid password: refuse before spending an argon2 run on it.
+    password = fields.String(
+        required=True, load_only=True, validate=validate.Length(max=MAX_LENGTH)
+    )
 
 
 class UserOut(Schema):
@@ -35,3 +40,22 @@ class TokensOut(Schema):
     refresh_token = fields.String()
     token_type = fields.String()
     expires_in = fields.Integer()
+
+
+class ProfilePatch(Schema):
+    display_name = fields.String(validate=DISPLAY_NAME)
+
+
+class PasswordChange(Schema):
+    current_password = fields.String(
+        required=True, load_only=True, validate=validate.Length(max=MAX_LENGTH)
+    )
+    new_password = fields.String(required=True, load_only=True)
+
+
+class Preferences(Schema):
+    genres = fields.List(
+        fields.String(validate=validate.Length(min=1, max=40)),
+        required=True,
+        validate=validate.Length(max=50),
+    )

@@ -57,3 +57,10 @@ class RatingOut(Schema):
     content_id = fields.Integer()
     score = fields.Float()
     rated_at = fields.DateTime()
+
+
+class ProgressIn(Schema):
+    position_s = fields.Float(
+        required=True, allow_nan=False, validate=validate.Range(min=0, max=7 * 24 * 3600)
+    )
+    completed = fields.Boolean(load_default=False)

@@ -7,10 +7,10 @@ from typing import Any
 from flask_smorest import Blueprint
 
 from db.services import content as catalogue
-from db.services import ratings
+from db.services import ratings, viewing
 from web.auth.roles import current_user_id, optional_user_id, require_roles
 from web.content.presenters import content_document
-from web.content.schemas import ContentIn, ContentOut, RatingIn, RatingOut
+from web.content.schemas import ContentIn, ContentOut, ProgressIn, RatingIn, RatingOut
 from web.runtime import db_session
 
 blp = Blueprint("catalogue", __name__, description="Catalogue and ratings")
@@ -66,4 +66,16 @@ def put_rating(body: dict[str, Any], content_id: int) -> dict[str, Any]:
 def delete_rating(content_id: int) -> None:
     session = db_session()
     ratings.unrate(session=session, user_id=current_user_id(), content_id=content_id)
+    session.commit()
+
+
+@blp.post("/content/<int:content_id>/progress")
+@blp.arguments(ProgressIn)
+@blp.response(204)
+@require_roles()
+def post_progress(body: dict[str, Any], content_id: int) -> None:
+    session = db_session()
+    viewing.record_progress(
+        session=session, user_id=current_user_id(), content_id=content_id, **body
+    )
     session.commit()

@@ -1,0 +1,66 @@
+"""Viewing progress and history. Callers commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from db.models import Content, Rating, ViewingProgress
+from db.models.base import utcnow
+from db.services.content import get_content
+from db.upsert import upsert
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    content: Content
+    position_s: float
+    completed: bool
+    watched_at: datetime
+    your_rating: float | None
+
+
+def record_progress(
+    *, session: Session, user_id: int, content_id: int, position_s: float, completed: bool
+) -> None:
+    get_content(session=session, content_id=content_id)
+    upsert(
+        session,
+        ViewingProgress.__table__,  # type: ignore[arg-type]
+        {
+            "user_id": user_id,
+            "content_id": content_id,
+            "position_s": position_s,
+            "completed": completed,
+            "watched_at": utcnow(),
+        },
+        keys=("user_id", "content_id"),
+    )
+
+
+def history(
+    *, session: Session, user_id: int, page: int, per_page: int
+) -> tuple[list[HistoryEntry], int]:
+    total = session.scalar(
+        select(func.count()).select_from(ViewingProgress).where(ViewingProgress.user_id == user_id)
+    )
+    rows = session.execute(
+        select(ViewingProgress, Content, Rating.score)
+        .join(Content, Content.id == ViewingProgress.content_id)
+        .outerjoin(
+            Rating,
+            (Rating.content_id == ViewingProgress.content_id) & (Rating.user_id == user_id),
+        )
+        .where(ViewingProgress.user_id == user_id)
+        .order_by(ViewingProgress.watched_at.desc(), ViewingProgress.content_id)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    entries = [
+        HistoryEntry(content, progress.position_s, progress.completed, progress.watched_at, score)
+        for progress, content, score in rows
+    ]
+    return entries, int(total or 0)

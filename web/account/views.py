@@ -1,0 +1,101 @@
+"""The signed-in user's own things: profile, password, preferences, history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_jwt_extended import get_jwt
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from db.models import User
+from db.services import preferences, sessions, users, viewing
+from web.auth.roles import current_user_id, require_roles
+from web.auth.schemas import PasswordChange, Preferences, ProfilePatch, UserOut
+from web.content.presenters import content_document
+from web.content.schemas import ContentOut
+from web.pagination import PageArgs, page_document, page_schema
+from web.runtime import db_session, runtime
+
+blp = Blueprint("account", __name__, description="Your account")
+
+
+class HistoryEntryOut(Schema):
+    content = fields.Nested(ContentOut)
+    position_s = fields.Float()
+    completed = fields.Boolean()
+    watched_at = fields.DateTime()
+    your_rating = fields.Float(allow_none=True)
+
+
+@blp.get("/me")
+@blp.response(200, UserOut)
+@require_roles()
+def me() -> User:
+    return users.get_user(session=db_session(), user_id=current_user_id())
+
+
+@blp.patch("/me")
+@blp.arguments(ProfilePatch)
+@blp.response(200, UserOut)
+@require_roles()
+def patch_me(body: dict[str, Any]) -> User:
+    session = db_session()
+    user = users.update_profile(session=session, user_id=current_user_id(), **body)
+    session.commit()
+    return user
+
+
+@blp.put("/me/password")
+@blp.arguments(PasswordChange)
+@blp.response(204)
+@require_roles()
+def change_password(body: dict[str, Any]) -> None:
+    session = db_session()
+    user_id = current_user_id()
+    users.change_password(session=session, user_id=user_id, **body)
+    # Every other sign-in of this account ends; this one carries on.
+    revoked = sessions.revoke_all(
+        session=session, user_id=user_id, reason="password", keep=get_jwt()["fam"]
+    )
+    session.commit()
+    runtime().blocklist.add(revoked)
+
+
+@blp.get("/me/preferences")
+@blp.response(200, Preferences)
+@require_roles()
+def get_preferences() -> dict[str, list[str]]:
+    return {"genres": preferences.get_genres(session=db_session(), user_id=current_user_id())}
+
+
+@blp.put("/me/preferences")
+@blp.arguments(Preferences)
+@blp.response(200, Preferences)
+@require_roles()
+def put_preferences(body: dict[str, Any]) -> dict[str, list[str]]:
+    session = db_session()
+    genres = preferences.set_genres(
+        session=session, user_id=current_user_id(), names=body["genres"]
+    )
+    session.commit()
+    return {"genres": genres}
+
+
+@blp.get("/me/history")
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_schema(HistoryEntryOut, "HistoryPage"))
+@require_roles()
+def history(args: dict[str, int]) -> dict[str, Any]:
+    entries, total = viewing.history(session=db_session(), user_id=current_user_id(), **args)
+    items = [
+        {
+            "content": content_document(e.content, your_rating=e.your_rating),
+            "position_s": e.position_s,
+            "completed": e.completed,
+            "watched_at": e.watched_at,
+            "your_rating": e.your_rating,
+        }
+        for e in entries
+    ]
+    return page_document(items, total=total, **args)

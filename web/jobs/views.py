@@ -1,0 +1,33 @@
+"""Jobs for operators (ops or admin)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from db.models import Job
+from db.services import jobs
+from web.auth.roles import require_roles
+from web.jobs.schemas import JobFilter, JobOut
+from web.pagination import page_document, page_schema
+from web.runtime import db_session
+
+blp = Blueprint("jobs", __name__, description="Jobs and operations")
+
+
+@blp.get("/jobs")
+@blp.arguments(JobFilter, location="query")
+@blp.response(200, page_schema(JobOut, "JobPage"))
+@require_roles("ops")
+def list_jobs(args: dict[str, Any]) -> dict[str, Any]:
+    page, per_page = args.pop("page"), args.pop("per_page")
+    items, total = jobs.list_jobs(session=db_session(), page=page, per_page=per_page, **args)
+    return page_document(items, page=page, per_page=per_page, total=total)
+
+
+@blp.get("/jobs/<int:job_id>")
+@blp.response(200, JobOut)
+@require_roles("ops")
+def get_job(job_id: int) -> Job:
+    return jobs.get_job(session=db_session(), job_id=job_id)
