@@ -129,7 +129,21 @@ def db_session(session_factory: Any) -> Iterator[Session]:
 
 
 @pytest.fixture
-def app(settings: Settings, session_factory: Any, publisher: CeleryPublisher) -> Flask:
+def make_app(settings: Settings, session_factory: Any, publisher: CeleryPublisher) -> Any:
+    """An app on the test's transaction, with settings changed as the test asks."""
+
+    def build(**changes: Any) -> Flask:
+        return _app(settings.model_copy(update=changes), session_factory, publisher)
+
+    return build
+
+
+@pytest.fixture
+def app(make_app: Any) -> Flask:
+    return make_app()
+
+
+def _app(settings: Settings, session_factory: Any, publisher: CeleryPublisher) -> Flask:
     cache = make_cache(settings)
     runtime = Runtime(
         settings=settings,

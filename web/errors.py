@@ -96,7 +96,9 @@ def _http_error(error: HTTPException) -> Response:
 
 
 def _domain_error(error: DomainError) -> Response:
-    status = STATUS_BY_ERROR.get(type(error), 400)
+    status = next(
+        (STATUS_BY_ERROR[cls] for cls in type(error).__mro__ if cls in STATUS_BY_ERROR), 400
+    )
     return error_response(status, error.message, code=error.code, details=error.details)
 
 

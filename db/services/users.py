@@ -68,8 +68,8 @@ def change_password(
 ) -> User:
     user = get_user(session=session, user_id=user_id)
     if not verify_password(user.password_hash, current_password):
-        raise AuthenticationFailed(
-            "The current password is not right.", details={"current_password": "wrong"}
+        raise InvalidInput(
+            "The current password is not right.", details={"current_password": "is not right"}
         )
     check_password(new_password, email=user.email, display_name=user.display_name)
     user.password_hash = hash_password(new_password)
