@@ -145,7 +145,7 @@ def test_password_change_signs_out_other_sessions(
 
 
 def forged_tokens(app: Flask, user_id: int, good: str) -> dict[str, str]:
-    header, payload, signature = good.split(".")
+    header, _payload, signature = good.split(".")
     claims = pyjwt.decode(good, options={"verify_signature": False})
     with app.app_context():
         expired = create_access_token(
