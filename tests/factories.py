@@ -31,5 +31,5 @@ def make_content(session: Session, *, owner: User | None = None, **fields: objec
     return catalogue.create_content(
         session=session,
         owner_id=owner.id if owner else None,
-        **values,  # type: ignore[arg-type]
+        **values,
     )
