@@ -17,6 +17,7 @@ from web.account.views import blp as account_blp
 from web.auth.tokens import REFRESH_TTL, init_jwt
 from web.auth.views import blp as auth_blp
 from web.content.views import blp as catalogue_blp
+from web.converters import IdConverter, id_schema
 from web.errors import ErrorEnvelope, register_error_handlers
 from web.health.views import blp as health_blp
 from web.jobs.views import blp as jobs_blp
@@ -62,7 +63,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.extensions[EXTENSION] = runtime or build_runtime(settings)
     app.teardown_appcontext(close_db_session)
 
+    app.url_map.converters["id"] = IdConverter
     api = CbrtlApi(app, spec_kwargs={"servers": [{"url": "/"}]})
+    api.register_converter(IdConverter, id_schema)
     api.register_blueprint(health_blp, url_prefix="/")
     for blueprint in (auth_blp, account_blp, catalogue_blp, jobs_blp):
         api.register_blueprint(blueprint, url_prefix=API_PREFIX)

@@ -17,3 +17,5 @@ worker_class = "gthread"
 timeout = 60
 graceful_timeout = 20
 accesslog = "-"
+# Like nginx's 8k header buffers; longer request lines get gunicorn's own 400.
+limit_request_line = 8190

@@ -6,8 +6,10 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
+from web.input import InputSchema
 
-class PageArgs(Schema):
+
+class PageArgs(InputSchema):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 

@@ -28,7 +28,7 @@ class RatingSaved:
 
 
 def validate_score(score: float) -> float:
-    if not 0.5 <= score <= 5.0 or score * 2 != int(score * 2):
+    if not 0.5 <= score <= 5.0 or not (score * 2).is_integer():
         raise InvalidInput(
             "The score is not valid.",
             details={"score": "must be between 0.5 and 5.0 in steps of 0.5"},

@@ -213,3 +213,44 @@ def test_unknown_fields_are_refused(client: FlaskClient) -> None:
     response = client.post("/api/v1/auth/register", json=body)
     assert response.status_code == 422
     assert "roles" in response.json["error"]["details"]
+
+
+@pytest.mark.parametrize(
+    "title", ["nul\x00inside", "lone \udc17 surrogate"], ids=["nul", "surrogate"]
+)
+def test_unstorable_text_is_422(client: FlaskClient, db_session: Session, title: str) -> None:
+    creator = make_user(db_session, roles=("creator",))
+    response = client.post(
+        "/api/v1/content", json={"title": title}, headers=login(client, creator.email)
+    )
+    assert response.status_code == 422
+    assert response.json["error"]["details"] == {
+        "title": "contains characters that are not allowed"
+    }
+
+
+@pytest.mark.parametrize("score", [-1.7976931348623157e308, 1e309, 4.25])
+def test_extreme_scores_are_422(client: FlaskClient, db_session: Session, score: float) -> None:
+    user = make_user(db_session)
+    item = make_content(db_session)
+    response = client.put(
+        f"/api/v1/content/{item.id}/rating",
+        json={"score": score},
+        headers=login(client, user.email),
+    )
+    assert response.status_code == 422
+
+
+def test_progress_completed_must_be_a_boolean(client: FlaskClient, db_session: Session) -> None:
+    user = make_user(db_session)
+    item = make_content(db_session)
+    response = client.post(
+        f"/api/v1/content/{item.id}/progress",
+        json={"position_s": 1, "completed": 0},
+        headers=login(client, user.email),
+    )
+    assert response.status_code == 422 and "completed" in response.json["error"]["details"]
+
+
+def test_huge_ids_are_404(client: FlaskClient) -> None:
+    assert client.get(f"/api/v1/content/{2**70}").status_code == 404

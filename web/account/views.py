@@ -36,7 +36,7 @@ def me() -> User:
 
 
 @blp.patch("/me")
-@blp.arguments(ProfilePatch)
+@blp.arguments(ProfilePatch, required=False)
 @blp.response(200, UserOut)
 @require_roles()
 def patch_me(body: dict[str, Any]) -> User:

@@ -3,19 +3,22 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from db.models import ROLES
-from db.password_policy import MAX_LENGTH
+from db.password_policy import MAX_LENGTH, MIN_LENGTH
+from web.input import InputSchema
 
 DISPLAY_NAME = validate.Length(min=1, max=80)
 
 
-class RegisterIn(Schema):
+class RegisterIn(InputSchema):
     email = fields.Email(required=True, validate=validate.Length(max=254))
-    # The policy (db/password_policy.py) says why a password is refused.
-    password = fields.String(required=True, load_only=True)
+    # Length is also in the policy (db/password_policy.py), which says why a password is refused.
+    password = fields.String(
+        required=True, load_only=True, metadata={"minLength": MIN_LENGTH, "maxLength": MAX_LENGTH}
+    )
     display_name = fields.String(required=True, validate=DISPLAY_NAME)
 
 
-class LoginIn(Schema):
+class LoginIn(InputSchema):
     email = fields.String(required=True, validate=validate.Length(max=254))
     # Longer than any valid password: refuse before spending an argon2 run on it.
     password = fields.String(
@@ -42,18 +45,20 @@ class TokensOut(Schema):
     expires_in = fields.Integer()
 
 
-class ProfilePatch(Schema):
+class ProfilePatch(InputSchema):
     display_name = fields.String(validate=DISPLAY_NAME)
 
 
-class PasswordChange(Schema):
+class PasswordChange(InputSchema):
     current_password = fields.String(
         required=True, load_only=True, validate=validate.Length(max=MAX_LENGTH)
     )
-    new_password = fields.String(required=True, load_only=True)
+    new_password = fields.String(
+        required=True, load_only=True, metadata={"minLength": MIN_LENGTH, "maxLength": MAX_LENGTH}
+    )
 
 
-class Preferences(Schema):
+class Preferences(InputSchema):
     genres = fields.List(
         fields.String(validate=validate.Length(min=1, max=40)),
         required=True,

@@ -1,14 +1,18 @@
 from __future__ import annotations
 
+import math
+
 from marshmallow import Schema, ValidationError, fields, validate
+
+from web.input import InputSchema, StrictBoolean
 
 
 def _half_step(value: float) -> None:
-    if value * 2 != int(value * 2):
+    if not math.isfinite(value) or not (value * 2).is_integer():
         raise ValidationError("must be between 0.5 and 5.0 in steps of 0.5")
 
 
-class ContentIn(Schema):
+class ContentIn(InputSchema):
     title = fields.String(required=True, validate=validate.Length(min=1, max=300))
     description = fields.String(load_default="", validate=validate.Length(max=10_000))
     genres = fields.List(fields.String(validate=validate.Length(min=1, max=40)), load_default=list)
@@ -42,7 +46,7 @@ class ContentOut(Schema):
     predicted_rating = fields.Float(allow_none=True)
 
 
-class RatingIn(Schema):
+class RatingIn(InputSchema):
     score = fields.Float(
         required=True,
         allow_nan=False,
@@ -50,6 +54,7 @@ class RatingIn(Schema):
             validate.Range(min=0.5, max=5.0, error="must be between 0.5 and 5.0"),
             _half_step,
         ],
+        metadata={"multipleOf": 0.5},
     )
 
 
@@ -59,8 +64,8 @@ class RatingOut(Schema):
     rated_at = fields.DateTime()
 
 
-class ProgressIn(Schema):
+class ProgressIn(InputSchema):
     position_s = fields.Float(
         required=True, allow_nan=False, validate=validate.Range(min=0, max=7 * 24 * 3600)
     )
-    completed = fields.Boolean(load_default=False)
+    completed = StrictBoolean(load_default=False)

@@ -33,7 +33,7 @@ def create_content(body: dict[str, Any]) -> dict[str, Any]:
     return content_document(item)
 
 
-@blp.get("/content/<int:content_id>")
+@blp.get("/content/<id:content_id>")
 @blp.response(200, ContentOut)
 def get_content(content_id: int) -> dict[str, Any]:
     session = db_session()
@@ -47,7 +47,7 @@ def get_content(content_id: int) -> dict[str, Any]:
     return content_document(item, your_rating=mine.score if mine else None)
 
 
-@blp.put("/content/<int:content_id>/rating")
+@blp.put("/content/<id:content_id>/rating")
 @blp.arguments(RatingIn)
 @blp.response(200, RatingOut)
 @require_roles()
@@ -60,7 +60,7 @@ def put_rating(body: dict[str, Any], content_id: int) -> dict[str, Any]:
     return {"content_id": saved.content_id, "score": saved.score, "rated_at": saved.rated_at}
 
 
-@blp.delete("/content/<int:content_id>/rating")
+@blp.delete("/content/<id:content_id>/rating")
 @blp.response(204)
 @require_roles()
 def delete_rating(content_id: int) -> None:
@@ -69,7 +69,7 @@ def delete_rating(content_id: int) -> None:
     session.commit()
 
 
-@blp.post("/content/<int:content_id>/progress")
+@blp.post("/content/<id:content_id>/progress")
 @blp.arguments(ProgressIn)
 @blp.response(204)
 @require_roles()

@@ -4,6 +4,7 @@ from marshmallow import Schema, fields, validate
 
 from db.job_types import JOB_TYPES
 from db.models import JOB_STATUSES
+from web.input import InputSchema
 
 
 class JobOut(Schema):
@@ -20,7 +21,7 @@ class JobOut(Schema):
     finished_at = fields.DateTime(allow_none=True)
 
 
-class JobFilter(Schema):
+class JobFilter(InputSchema):
     type = fields.String(validate=validate.OneOf(sorted(JOB_TYPES)))
     status = fields.String(validate=validate.OneOf(JOB_STATUSES))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))

@@ -26,7 +26,7 @@ def list_jobs(args: dict[str, Any]) -> dict[str, Any]:
     return page_document(items, page=page, per_page=per_page, total=total)
 
 
-@blp.get("/jobs/<int:job_id>")
+@blp.get("/jobs/<id:job_id>")
 @blp.response(200, JobOut)
 @require_roles("ops")
 def get_job(job_id: int) -> Job:
