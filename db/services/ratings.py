@@ -28,12 +28,13 @@ class RatingSaved:
 
 
 def validate_score(score: float) -> float:
+    score = float(score)
     if not 0.5 <= score <= 5.0 or not (score * 2).is_integer():
         raise InvalidInput(
             "The score is not valid.",
             details={"score": "must be between 0.5 and 5.0 in steps of 0.5"},
         )
-    return float(score)
+    return score
 
 
 def _require_content(session: Session, content_id: int) -> None:
