@@ -1,0 +1,34 @@
+"""The real web app with the rating's job enqueue removed, for this process only.
+
+Benchmark use only (bench/rating_throughput.py runs it as
+`gunicorn --pythonpath bench 'wsgi_no_enqueue:application'`). Production code is
+untouched: `db.services.ratings.rate` looks `enqueue` up in its own module
+globals at call time, so replacing that one name makes a rating write no `jobs`
+row. The outbox then has nothing to publish after commit, so there is no
+RabbitMQ round trip and no `published_at` update either. Everything else in the
+request (JWT check, validation, content lookup, rating upsert, commit, response)
+is the production path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from db.job_types import job_type
+from db.models import Job
+from db.services import ratings
+from web.app import create_app
+
+
+def _no_enqueue(*, session: Session, type: str, args: dict[str, Any], **_options: Any) -> Job:
+    """Called like db.services.jobs.enqueue and returns a Job, but the Job stays
+    transient: never added to the session, so never flushed, committed or published."""
+    kind = job_type(type)
+    return Job(type=kind.name, queue=kind.queue, args=args)
+
+
+ratings.enqueue = _no_enqueue  # type: ignore[assignment]
+
+application = create_app()
