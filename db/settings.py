@@ -34,7 +34,6 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Jobs: an unpublished row older than this is the relay's to publish.
     outbox_grace_s: float = Field(default=10.0, ge=0)
-    job_max_attempts: int = Field(default=5, ge=1, le=50)
     # Comma-separated origins allowed to call the API from other sites; unset: CORS off.
     cors_origins: str | None = None
     # How many reverse proxies (nginx) set X-Forwarded-For in front of the web.
