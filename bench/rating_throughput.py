@@ -259,7 +259,7 @@ def cleanup_stale() -> None:
 
     def stale(name: str) -> bool:
         match = re.fullmatch(rf"{PREFIX}(\d+)", name)
-        return bool(match) and not Path(f"/proc/{match.group(1)}").exists()
+        return match is not None and not Path(f"/proc/{match.group(1)}").exists()
 
     for (name,) in pg_admin(
         "SELECT datname FROM pg_database WHERE datname LIKE %s", [PREFIX + "%"]

@@ -6,6 +6,7 @@ parent's pooled connections (never share a socket across fork).
 
 from __future__ import annotations
 
+import time
 from functools import cache
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.broker import CeleryPublisher
 from db.engine import make_engine, make_session_factory
+from db.services import ratings
 from db.settings import Settings, load_settings_or_exit
 
 
@@ -36,6 +38,24 @@ def publisher() -> CeleryPublisher:
 @cache
 def session_factory() -> sessionmaker[Session]:
     return make_session_factory(engine(), publisher=publisher())
+
+
+_PRIOR_TTL_S = 300.0
+_prior: tuple[float, float | None] = (float("-inf"), None)
+
+
+def prior_mean() -> float | None:
+    """The global rating mean, recomputed at most every few minutes per process.
+
+    It moves slowly, and scanning every rating on every recompute would not scale.
+    """
+    global _prior
+    fetched_at, value = _prior
+    if time.monotonic() - fetched_at > _PRIOR_TTL_S:
+        with session_factory()() as session:
+            value = ratings.global_mean(session=session)
+        _prior = (time.monotonic(), value)
+    return value
 
 
 @worker_process_init.connect

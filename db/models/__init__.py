@@ -1,7 +1,7 @@
 """Every model, so that metadata (and Alembic) sees them all."""
 
 from db.models.base import Base
-from db.models.content import Content, ContentStats, Genre, content_genres
+from db.models.content import Content, ContentStats, Genre, Trending, content_genres
 from db.models.jobs import JOB_STATUSES, Job
 from db.models.preferences import GenrePreference
 from db.models.ratings import Rating
@@ -20,6 +20,7 @@ __all__ = [
     "Job",
     "Rating",
     "TokenFamily",
+    "Trending",
     "User",
     "UserRole",
     "ViewingProgress",

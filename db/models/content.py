@@ -2,7 +2,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Column, Float, ForeignKey, Integer, String, Table, Text
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from db.models.base import Base, BigId, UTCDateTime, utcnow
@@ -35,6 +46,9 @@ class Content(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Where an imported title came from (e.g. "ml-100k", "42"); re-imports upsert on it.
+    source: Mapped[str | None] = mapped_column(String(32))
+    source_id: Mapped[str | None] = mapped_column(String(64))
 
     genres: Mapped[list[Genre]] = relationship(secondary=content_genres, lazy="selectin")
     stats: Mapped[ContentStats | None] = relationship(lazy="selectin", viewonly=True)
@@ -42,6 +56,7 @@ class Content(Base):
     __table_args__ = (
         CheckConstraint("release_year IS NULL OR release_year BETWEEN 1870 AND 2200", name="year"),
         CheckConstraint("duration_s IS NULL OR duration_s >= 0", name="duration"),
+        UniqueConstraint("source", "source_id", name="uq_content_source"),
     )
 
 
@@ -58,4 +73,23 @@ class ContentStats(Base):
     rating_bayesian: Mapped[float | None] = mapped_column(Float)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    __table_args__ = (CheckConstraint("rating_count >= 0", name="count"),)
+    __table_args__ = (
+        CheckConstraint("rating_count >= 0", name="count"),
+        # The catalogue's "popular" and "rating" sorts walk these.
+        Index("ix_content_stats_popular", rating_count.desc(), "content_id"),
+        Index("ix_content_stats_bayesian", rating_bayesian.desc(), "content_id"),
+    )
+
+
+class Trending(Base):
+    """The latest trending lists, one per window, recomputed on a schedule."""
+
+    __tablename__ = "trending"
+
+    window: Mapped[str] = mapped_column(String(8), primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer, primary_key=True)
+    content_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("content.id", ondelete="CASCADE"), index=True
+    )
+    score: Mapped[float] = mapped_column(Float)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

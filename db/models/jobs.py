@@ -19,6 +19,8 @@ class Job(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     type: Mapped[str] = mapped_column(String(64))
     queue: Mapped[str] = mapped_column(String(32))
+    # Jobs with the same key coalesce while one is still queued (see services/jobs.py).
+    dedup_key: Mapped[str | None] = mapped_column(String(128))
     status: Mapped[str] = mapped_column(String(16), default="queued")
     args: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
     result: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
@@ -40,6 +42,13 @@ class Job(Base):
         CheckConstraint("attempts >= 0", name="attempts"),
         Index("ix_jobs_status_created", "status", "created_at"),
         Index("ix_jobs_type_status", "type", "status"),
+        Index(
+            "uq_jobs_queued_dedup",
+            "dedup_key",
+            unique=True,
+            postgresql_where=text("status = 'queued'"),
+            sqlite_where=text("status = 'queued'"),
+        ),
         # The relay's scan: queued rows nobody has published yet.
         Index(
             "ix_jobs_unpublished",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db.errors import NotFound
@@ -19,9 +20,52 @@ from db.models.base import utcnow
 FINISHED = frozenset({"succeeded", "failed", "dead"})
 
 
-def enqueue(*, session: Session, type: str, args: dict[str, Any], max_attempts: int = 5) -> Job:
+def enqueue(
+    *,
+    session: Session,
+    type: str,
+    args: dict[str, Any],
+    max_attempts: int = 5,
+    dedup_key: str | None = None,
+) -> Job:
+    """Write the job row (the outbox publishes it after commit).
+
+    With a `dedup_key`, a job with that key still `queued` absorbs this one: the
+    burst of ratings on a popular item becomes one recompute, not thousands. The
+    queued row is share-locked until this transaction commits, so the worker
+    cannot start it (and read the ratings) before this change is visible.
+    """
     kind = job_type(type)
-    job = Job(type=kind.name, queue=kind.queue, args=args, max_attempts=max_attempts)
+    if dedup_key is None:
+        return _add(
+            session, Job(type=kind.name, queue=kind.queue, args=args, max_attempts=max_attempts)
+        )
+    for _ in range(5):
+        pending = session.scalar(
+            select(Job)
+            .where(Job.dedup_key == dedup_key, Job.status == "queued")
+            .with_for_update(read=True)
+        )
+        if pending is not None:
+            return pending
+        try:
+            with session.begin_nested():
+                return _add(
+                    session,
+                    Job(
+                        type=kind.name,
+                        queue=kind.queue,
+                        args=args,
+                        max_attempts=max_attempts,
+                        dedup_key=dedup_key,
+                    ),
+                )
+        except IntegrityError:
+            continue  # another transaction queued it first: join that one
+    raise RuntimeError(f"could not enqueue or join a job for {dedup_key!r}")
+
+
+def _add(session: Session, job: Job) -> Job:
     session.add(job)
     session.flush()
     return job

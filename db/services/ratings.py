@@ -38,7 +38,7 @@ def validate_score(score: float) -> float:
 
 
 def _require_content(session: Session, content_id: int) -> None:
-    if session.get(Content, content_id) is None:
+    if session.scalar(select(Content.id).where(Content.id == content_id)) is None:
         raise NotFound(f"No content {content_id}.")
 
 
@@ -53,7 +53,7 @@ def rate(*, session: Session, user_id: int, content_id: int, score: float) -> Ra
         {"user_id": user_id, "content_id": content_id, "score": score, "rated_at": rated_at},
         keys=("user_id", "content_id"),
     )
-    job = enqueue(session=session, type="ratings.recompute_stats", args={"content_id": content_id})
+    job = _queue_recompute(session, content_id)
     return RatingSaved(content_id=content_id, score=score, rated_at=rated_at, job=job)
 
 
@@ -64,14 +64,31 @@ def unrate(*, session: Session, user_id: int, content_id: int) -> Job | None:
     )
     if not getattr(deleted, "rowcount", 0):
         return None
-    return enqueue(session=session, type="ratings.recompute_stats", args={"content_id": content_id})
+    return _queue_recompute(session, content_id)
+
+
+def _queue_recompute(session: Session, content_id: int) -> Job:
+    return enqueue(
+        session=session,
+        type="ratings.recompute_stats",
+        args={"content_id": content_id},
+        dedup_key=f"stats:{content_id}",
+    )
+
+
+def global_mean(*, session: Session) -> float | None:
+    """The prior of the Bayesian average: the mean of all ratings."""
+    value = session.scalar(select(func.avg(Rating.score)))
+    return float(value) if value is not None else None
 
 
 def get_rating(*, session: Session, user_id: int, content_id: int) -> Rating | None:
     return session.get(Rating, (user_id, content_id))
 
 
-def recompute_stats(*, session: Session, content_id: int) -> dict[str, Any]:
+def recompute_stats(
+    *, session: Session, content_id: int, prior_mean: float | None = None
+) -> dict[str, Any]:
     """Recompute from the ratings table: idempotent, however often it runs.
 
     Locking the content row first serialises concurrent recomputes of one item,
@@ -87,12 +104,10 @@ def recompute_stats(*, session: Session, content_id: int) -> dict[str, Any]:
     count, mean = session.execute(
         select(func.count(), func.avg(Rating.score)).where(Rating.content_id == content_id)
     ).one()
-    global_mean = session.scalar(select(func.avg(Rating.score)))
+    prior = prior_mean if prior_mean is not None else global_mean(session=session)
     bayesian = None
-    if count and global_mean is not None:
-        bayesian = (PRIOR_WEIGHT * float(global_mean) + float(mean) * count) / (
-            PRIOR_WEIGHT + count
-        )
+    if count and prior is not None:
+        bayesian = (PRIOR_WEIGHT * prior + float(mean) * count) / (PRIOR_WEIGHT + count)
     values = {
         "content_id": content_id,
         "rating_count": int(count),

@@ -93,3 +93,22 @@ def test_recompute_after_last_rating_removed(db_session: Session) -> None:
 
 def test_recompute_of_deleted_content_is_a_no_op(db_session: Session) -> None:
     assert ratings.recompute_stats(session=db_session, content_id=987654)["deleted"] is True
+
+
+def test_coalesced_jobs_open_a_new_one_once_the_queued_one_started(db_session: Session) -> None:
+    def recompute(content_id: int):
+        return jobs.enqueue(
+            session=db_session,
+            type="ratings.recompute_stats",
+            args={"content_id": content_id},
+            dedup_key=f"stats:{content_id}",
+        )
+
+    first = recompute(1)
+    assert recompute(1) is first
+    assert recompute(2) is not first  # another key, another job
+    jobs.start(session=db_session, job_id=first.id)
+    # The running job may already have read the ratings: a new change needs a new job.
+    second = recompute(1)
+    assert second.id != first.id and second.status == "queued"
+    assert recompute(1) is second
