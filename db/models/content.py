@@ -61,7 +61,11 @@ class Content(Base):
 
 
 class ContentStats(Base):
-    """Derived from ratings by the `ratings` queue; always recomputable from source."""
+    """Derived from ratings by the `ratings` queue; always recomputable from source.
+
+    Every content row has one (made with the content), so catalogue sorts can
+    inner-join it and walk its indexes.
+    """
 
     __tablename__ = "content_stats"
 
@@ -77,7 +81,7 @@ class ContentStats(Base):
         CheckConstraint("rating_count >= 0", name="count"),
         # The catalogue's "popular" and "rating" sorts walk these.
         Index("ix_content_stats_popular", rating_count.desc(), "content_id"),
-        Index("ix_content_stats_bayesian", rating_bayesian.desc(), "content_id"),
+        Index("ix_content_stats_bayesian", rating_bayesian.desc().nulls_last(), "content_id"),
     )
 
 

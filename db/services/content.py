@@ -1,14 +1,17 @@
-"""The catalogue. Callers commit."""
+"""The catalogue: create, read, list, change, delete. Callers commit."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
-from db.errors import InvalidInput, NotFound
-from db.models import Content, Genre
+from db.errors import InvalidInput, NotFound, PermissionDenied
+from db.models import Content, ContentStats, Genre, content_genres
+
+Sort = Literal["newest", "rating", "popular"]
 
 
 def list_genres(*, session: Session) -> list[str]:
@@ -23,7 +26,7 @@ def resolve_genres(*, session: Session, names: Sequence[str]) -> list[Genre]:
         raise InvalidInput(
             f"Unknown genre {unknown[0]!r}.", details={"genres": f"unknown genre {unknown[0]!r}"}
         )
-    return [found[name.lower()] for name in wanted]
+    return list({found[name.lower()].id: found[name.lower()] for name in wanted}.values())
 
 
 def create_content(
@@ -44,6 +47,8 @@ def create_content(
     )
     session.add(content)
     session.flush()
+    session.add(ContentStats(content_id=content.id, rating_count=0))
+    session.flush()
     return content
 
 
@@ -52,3 +57,65 @@ def get_content(*, session: Session, content_id: int) -> Content:
     if content is None:
         raise NotFound(f"No content {content_id}.")
     return content
+
+
+def _searched(stmt: Select[Any], q: str) -> Select[Any]:
+    # Match the text literally: % and _ in a search are characters, not wildcards.
+    pattern = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return stmt.where(func.lower(Content.title).like(f"%{pattern}%", escape="\\"))
+
+
+def list_content(
+    *,
+    session: Session,
+    q: str | None = None,
+    genre: str | None = None,
+    sort: Sort = "newest",
+    page: int = 1,
+    per_page: int = 20,
+) -> tuple[list[Content], int]:
+    stmt = select(Content).join(ContentStats, ContentStats.content_id == Content.id)
+    if q:
+        stmt = _searched(stmt, q)
+    if genre:
+        (found,) = resolve_genres(session=session, names=[genre])
+        in_genre = select(content_genres.c.content_id).where(content_genres.c.genre_id == found.id)
+        stmt = stmt.where(Content.id.in_(in_genre))
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    order: dict[str, tuple[Any, ...]] = {
+        "newest": (Content.created_at.desc(), Content.id.desc()),
+        "rating": (ContentStats.rating_bayesian.desc().nulls_last(), ContentStats.content_id),
+        "popular": (ContentStats.rating_count.desc(), ContentStats.content_id),
+    }
+    rows = session.scalars(stmt.order_by(*order[sort]).offset((page - 1) * per_page).limit(per_page))
+    return list(rows), int(total or 0)
+
+
+def _editable(session: Session, content_id: int, user_id: int, is_admin: bool) -> Content:
+    content = get_content(session=session, content_id=content_id)
+    if not is_admin and content.owner_id != user_id:
+        raise PermissionDenied("Only the owner or an admin may change this content.")
+    return content
+
+
+def update_content(
+    *,
+    session: Session,
+    content_id: int,
+    user_id: int,
+    is_admin: bool,
+    changes: dict[str, Any],
+) -> Content:
+    content = _editable(session, content_id, user_id, is_admin)
+    if "genres" in changes:
+        content.genres = resolve_genres(session=session, names=changes.pop("genres"))
+    for name in ("title", "description", "release_year"):
+        if name in changes:
+            setattr(content, name, changes[name])
+    session.flush()
+    return content
+
+
+def delete_content(*, session: Session, content_id: int, user_id: int, is_admin: bool) -> None:
+    _editable(session, content_id, user_id, is_admin)
+    session.execute(delete(Content).where(Content.id == content_id))

@@ -121,3 +121,15 @@ def recompute_stats(
         "count": values["rating_count"],
         "mean": values["rating_mean"],
     }
+
+
+def scores_for(*, session: Session, user_id: int, content_ids: list[int]) -> dict[int, float]:
+    """The user's ratings of these items, in one query (for lists)."""
+    if not content_ids:
+        return {}
+    rows = session.execute(
+        select(Rating.content_id, Rating.score).where(
+            Rating.user_id == user_id, Rating.content_id.in_(content_ids)
+        )
+    )
+    return {content_id: score for content_id, score in rows}

@@ -52,7 +52,7 @@ def upgrade() -> None:
     with op.batch_alter_table("content_stats", schema=None) as batch_op:
         batch_op.create_index(
             "ix_content_stats_bayesian",
-            [sa.literal_column("rating_bayesian DESC"), "content_id"],
+            [sa.literal_column("rating_bayesian DESC NULLS LAST"), "content_id"],
             unique=False,
         )
         batch_op.create_index(
@@ -60,6 +60,13 @@ def upgrade() -> None:
             [sa.literal_column("rating_count DESC"), "content_id"],
             unique=False,
         )
+
+    # Every content row gets its stats row (zero ratings), so sorts can inner-join.
+    op.execute(
+        "INSERT INTO content_stats (content_id, rating_count, updated_at) "
+        "SELECT c.id, 0, c.created_at FROM content c "
+        "WHERE NOT EXISTS (SELECT 1 FROM content_stats s WHERE s.content_id = c.id)"
+    )
 
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.add_column(sa.Column("dedup_key", sa.String(length=128), nullable=True))

@@ -30,6 +30,11 @@ def require_roles(*roles: str) -> Callable[[F], F]:
     return decorate
 
 
+def has_role(role: str) -> bool:
+    """Within a signed-in request: does the token carry `role`?"""
+    return role in get_jwt().get("roles", [])
+
+
 def current_user_id() -> int:
     return int(get_jwt_identity())
 

@@ -5,6 +5,7 @@ import math
 from marshmallow import Schema, ValidationError, fields, validate
 
 from web.input import InputSchema, StrictBoolean
+from web.pagination import PageArgs
 
 
 def _half_step(value: float) -> None:
@@ -18,6 +19,21 @@ class ContentIn(InputSchema):
     genres = fields.List(fields.String(validate=validate.Length(min=1, max=40)), load_default=list)
     release_year = fields.Integer(
         load_default=None, allow_none=True, validate=validate.Range(min=1870, max=2200)
+    )
+
+
+class ContentPatch(InputSchema):
+    title = fields.String(validate=validate.Length(min=1, max=300))
+    description = fields.String(validate=validate.Length(max=10_000))
+    genres = fields.List(fields.String(validate=validate.Length(min=1, max=40)))
+    release_year = fields.Integer(allow_none=True, validate=validate.Range(min=1870, max=2200))
+
+
+class ContentQuery(PageArgs):
+    q = fields.String(validate=validate.Length(min=1, max=200))
+    genre = fields.String(validate=validate.Length(min=1, max=40))
+    sort = fields.String(
+        load_default="newest", validate=validate.OneOf(["newest", "rating", "popular"])
     )
 
 

@@ -8,9 +8,18 @@ from flask_smorest import Blueprint
 
 from db.services import content as catalogue
 from db.services import ratings, viewing
-from web.auth.roles import current_user_id, optional_user_id, require_roles
+from web.auth.roles import current_user_id, has_role, optional_user_id, require_roles
 from web.content.presenters import content_document
-from web.content.schemas import ContentIn, ContentOut, ProgressIn, RatingIn, RatingOut
+from web.content.schemas import (
+    ContentIn,
+    ContentOut,
+    ContentPatch,
+    ContentQuery,
+    ProgressIn,
+    RatingIn,
+    RatingOut,
+)
+from web.pagination import page_document, page_schema
 from web.runtime import db_session
 
 blp = Blueprint("catalogue", __name__, description="Catalogue and ratings")
@@ -20,6 +29,22 @@ blp = Blueprint("catalogue", __name__, description="Catalogue and ratings")
 @blp.response(200)
 def list_genres() -> list[str]:
     return catalogue.list_genres(session=db_session())
+
+
+@blp.get("/content")
+@blp.arguments(ContentQuery, location="query")
+@blp.response(200, page_schema(ContentOut, "ContentPage"))
+def list_content(args: dict[str, Any]) -> dict[str, Any]:
+    session = db_session()
+    items, total = catalogue.list_content(session=session, **args)
+    user_id = optional_user_id()
+    mine = (
+        ratings.scores_for(session=session, user_id=user_id, content_ids=[c.id for c in items])
+        if user_id is not None
+        else {}
+    )
+    documents = [content_document(c, your_rating=mine.get(c.id)) for c in items]
+    return page_document(documents, page=args["page"], per_page=args["per_page"], total=total)
 
 
 @blp.post("/content")
@@ -45,6 +70,37 @@ def get_content(content_id: int) -> dict[str, Any]:
         else None
     )
     return content_document(item, your_rating=mine.score if mine else None)
+
+
+@blp.patch("/content/<id:content_id>")
+@blp.arguments(ContentPatch)
+@blp.response(200, ContentOut)
+@require_roles()
+def patch_content(body: dict[str, Any], content_id: int) -> dict[str, Any]:
+    session = db_session()
+    item = catalogue.update_content(
+        session=session,
+        content_id=content_id,
+        user_id=current_user_id(),
+        is_admin=has_role("admin"),
+        changes=body,
+    )
+    session.commit()
+    return content_document(item)
+
+
+@blp.delete("/content/<id:content_id>")
+@blp.response(204)
+@require_roles()
+def delete_content(content_id: int) -> None:
+    session = db_session()
+    catalogue.delete_content(
+        session=session,
+        content_id=content_id,
+        user_id=current_user_id(),
+        is_admin=has_role("admin"),
+    )
+    session.commit()
 
 
 @blp.put("/content/<id:content_id>/rating")
