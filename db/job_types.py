@@ -16,7 +16,10 @@ class JobType:
 
 JOB_TYPES: dict[str, JobType] = {
     jt.name: jt
-    for jt in (JobType("ratings.recompute_stats", "cbrtl.ratings.recompute_stats", "ratings"),)
+    for jt in (
+        JobType("ratings.recompute_stats", "cbrtl.ratings.recompute_stats", "ratings"),
+        JobType("trending.refresh", "cbrtl.trending.refresh", "default"),
+    )
 }
 
 

@@ -10,11 +10,13 @@ import time
 from functools import cache
 from typing import Any
 
+import redis
 from celery.signals import worker_process_init
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.broker import CeleryPublisher
+from db.cache import make_cache
 from db.engine import make_engine, make_session_factory
 from db.services import ratings
 from db.settings import Settings, load_settings_or_exit
@@ -33,6 +35,11 @@ def engine() -> Engine:
 @cache
 def publisher() -> CeleryPublisher:
     return CeleryPublisher(settings())
+
+
+@cache
+def cache_client() -> redis.Redis | None:
+    return make_cache(settings())
 
 
 @cache

@@ -59,6 +59,7 @@ def job_task(type_name: str, **options: Any) -> Callable[[Body], Task]:
                 if _record_failure(job_id, f"{type(error).__name__}: {error}", retryable=True):
                     raise self.retry(countdown=backoff_s(attempt), exc=error) from error
 
+        run.body = body  # the plain function, for tests
         return run
 
     return decorate

@@ -18,6 +18,7 @@ from web.auth.tokens import REFRESH_TTL, init_jwt
 from web.auth.views import blp as auth_blp
 from web.content.views import blp as catalogue_blp
 from web.converters import IdConverter, id_schema
+from web.discovery.views import blp as discovery_blp
 from web.errors import ErrorEnvelope, register_error_handlers
 from web.health.views import blp as health_blp
 from web.jobs.views import blp as jobs_blp
@@ -67,7 +68,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     api = CbrtlApi(app, spec_kwargs={"servers": [{"url": "/"}]})
     api.register_converter(IdConverter, id_schema)
     api.register_blueprint(health_blp, url_prefix="/")
-    for blueprint in (auth_blp, account_blp, catalogue_blp, jobs_blp):
+    for blueprint in (auth_blp, account_blp, catalogue_blp, discovery_blp, jobs_blp):
         api.register_blueprint(blueprint, url_prefix=API_PREFIX)
     init_jwt(app, settings)
     init_rate_limits(app, settings)

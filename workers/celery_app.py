@@ -14,7 +14,7 @@ settings = load_settings_or_exit()
 # beat keeps its schedule state here; the folder may not exist on a fresh host.
 settings.data_dir.mkdir(parents=True, exist_ok=True)
 
-app = Celery("cbrtl", include=["tasks.ratings", "tasks.outbox"])
+app = Celery("cbrtl", include=["tasks.ratings", "tasks.outbox", "tasks.periodic", "tasks.trending"])
 app.conf.update(celery_config(settings))
 app.conf.update(
     # A message is acked only after its task finished; a worker that dies mid-task
@@ -35,6 +35,12 @@ app.conf.update(
             "task": "cbrtl.outbox.relay",
             "schedule": 5.0,
             "options": {"queue": "default", "expires": 5.0},
+        },
+        "trending-refresh": {
+            "task": "cbrtl.periodic.enqueue",
+            "schedule": 300.0,
+            "args": ("trending.refresh",),
+            "options": {"queue": "default", "expires": 60.0},
         },
     },
     beat_schedule_filename=str(settings.data_dir.resolve() / "celerybeat-schedule"),

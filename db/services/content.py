@@ -87,7 +87,9 @@ def list_content(
         "rating": (ContentStats.rating_bayesian.desc().nulls_last(), ContentStats.content_id),
         "popular": (ContentStats.rating_count.desc(), ContentStats.content_id),
     }
-    rows = session.scalars(stmt.order_by(*order[sort]).offset((page - 1) * per_page).limit(per_page))
+    rows = session.scalars(
+        stmt.order_by(*order[sort]).offset((page - 1) * per_page).limit(per_page)
+    )
     return list(rows), int(total or 0)
 
 

@@ -64,3 +64,20 @@ def history(
         for progress, content, score in rows
     ]
     return entries, int(total or 0)
+
+
+def continue_watching(*, session: Session, user_id: int, limit: int) -> list[Content]:
+    """Titles the user started and did not finish, most recent first."""
+    return list(
+        session.scalars(
+            select(Content)
+            .join(ViewingProgress, ViewingProgress.content_id == Content.id)
+            .where(
+                ViewingProgress.user_id == user_id,
+                ViewingProgress.completed.is_(False),
+                ViewingProgress.position_s > 0,
+            )
+            .order_by(ViewingProgress.watched_at.desc())
+            .limit(limit)
+        )
+    )

@@ -1,0 +1,97 @@
+"""Discovery: trending and the home page rows (recommendations join with the recommender)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from sqlalchemy.orm import Session
+
+from db import trending_cache
+from db.models import Content
+from db.services import content as catalogue
+from db.services import preferences, ratings, trending, viewing
+from web.auth.roles import optional_user_id
+from web.content.presenters import content_document
+from web.content.schemas import ContentOut
+from web.input import InputSchema
+from web.runtime import db_session, runtime
+
+blp = Blueprint("discovery", __name__, description="Discovery")
+
+ROW_LENGTH = 20
+GENRE_ROWS = 4
+DEFAULT_GENRES = ("Drama", "Comedy", "Action", "Thriller")
+
+
+class TrendingQuery(InputSchema):
+    window = fields.String(load_default="day", validate=validate.OneOf(sorted(trending.WINDOWS)))
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class ItemsOut(Schema):
+    items = fields.List(fields.Nested(ContentOut))
+
+
+class RowOut(Schema):
+    key = fields.String()
+    title = fields.String()
+    items = fields.List(fields.Nested(ContentOut))
+
+
+class HomepageOut(Schema):
+    rows = fields.List(fields.Nested(RowOut))
+
+
+def trending_contents(session: Session, window: str, limit: int) -> list[Content]:
+    """Redis first, then the stored list, then the most rated (before the first run)."""
+    ids = trending_cache.read(runtime().cache, window)
+    if ids is None:
+        ids = trending.stored(session=session, window=window, limit=limit)
+    if not ids:
+        ids = trending.most_rated(session=session, limit=limit)
+    return trending.contents_in_order(session=session, ids=ids[:limit])
+
+
+def documents(session: Session, items: list[Content], user_id: int | None) -> list[dict[str, Any]]:
+    mine = (
+        ratings.scores_for(session=session, user_id=user_id, content_ids=[c.id for c in items])
+        if user_id is not None
+        else {}
+    )
+    return [content_document(c, your_rating=mine.get(c.id)) for c in items]
+
+
+@blp.get("/trending")
+@blp.arguments(TrendingQuery, location="query")
+@blp.response(200, ItemsOut)
+def get_trending(args: dict[str, Any]) -> dict[str, Any]:
+    session = db_session()
+    items = trending_contents(session, args["window"], args["limit"])
+    return {"items": documents(session, items, optional_user_id())}
+
+
+@blp.get("/homepage")
+@blp.response(200, HomepageOut)
+def homepage() -> dict[str, Any]:
+    session = db_session()
+    user_id = optional_user_id()
+    rows: list[tuple[str, str, list[Content]]] = []
+    if user_id is not None:
+        started = viewing.continue_watching(session=session, user_id=user_id, limit=ROW_LENGTH)
+        rows.append(("continue_watching", "Continue watching", started))
+    rows.append(("trending", "Trending now", trending_contents(session, "day", ROW_LENGTH)))
+    liked = preferences.get_genres(session=session, user_id=user_id) if user_id else []
+    for genre in (liked or list(DEFAULT_GENRES))[:GENRE_ROWS]:
+        best, _ = catalogue.list_content(
+            session=session, genre=genre, sort="rating", per_page=ROW_LENGTH
+        )
+        rows.append((f"genre:{genre}", f"Top {genre}", best))
+    return {
+        "rows": [
+            {"key": key, "title": title, "items": documents(session, items, user_id)}
+            for key, title, items in rows
+            if items or key == "continue_watching"
+        ]
+    }
