@@ -79,9 +79,9 @@ class ContentStats(Base):
 
     __table_args__ = (
         CheckConstraint("rating_count >= 0", name="count"),
-        # The catalogue's "popular" and "rating" sorts walk these.
+        # The catalogue's "popular" sort walks this; the "rating" sort's index
+        # (DESC NULLS LAST) is written per dialect in migration 0003.
         Index("ix_content_stats_popular", rating_count.desc(), "content_id"),
-        Index("ix_content_stats_bayesian", rating_bayesian.desc().nulls_last(), "content_id"),
     )
 
 

@@ -49,12 +49,14 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("source_id", sa.String(length=64), nullable=True))
         batch_op.create_unique_constraint("uq_content_source", ["source", "source_id"])
 
+    # ORDER BY rating_bayesian DESC NULLS LAST: PostgreSQL needs the index to say so;
+    # SQLite cannot say it in an index, and scans a plain one either way.
+    nulls_last = " NULLS LAST" if op.get_bind().dialect.name == "postgresql" else ""
+    op.execute(
+        "CREATE INDEX ix_content_stats_bayesian ON content_stats "
+        f"(rating_bayesian DESC{nulls_last}, content_id)"
+    )
     with op.batch_alter_table("content_stats", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_content_stats_bayesian",
-            [sa.literal_column("rating_bayesian DESC NULLS LAST"), "content_id"],
-            unique=False,
-        )
         batch_op.create_index(
             "ix_content_stats_popular",
             [sa.literal_column("rating_count DESC"), "content_id"],
@@ -100,9 +102,9 @@ def downgrade() -> None:
         )
         batch_op.drop_column("dedup_key")
 
+    op.execute("DROP INDEX IF EXISTS ix_content_stats_bayesian")
     with op.batch_alter_table("content_stats", schema=None) as batch_op:
         batch_op.drop_index("ix_content_stats_popular")
-        batch_op.drop_index("ix_content_stats_bayesian")
 
     with op.batch_alter_table("content", schema=None) as batch_op:
         batch_op.drop_constraint("uq_content_source", type_="unique")

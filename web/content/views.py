@@ -73,7 +73,7 @@ def get_content(content_id: int) -> dict[str, Any]:
 
 
 @blp.patch("/content/<id:content_id>")
-@blp.arguments(ContentPatch)
+@blp.arguments(ContentPatch, required=False)
 @blp.response(200, ContentOut)
 @require_roles()
 def patch_content(body: dict[str, Any], content_id: int) -> dict[str, Any]:
