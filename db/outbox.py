@@ -13,7 +13,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any, Protocol
 
-from sqlalchemy import event, select, update
+from sqlalchemy import event, inspect, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.job_types import job_type
@@ -41,11 +41,18 @@ def _collect(session: Session, _flush_context: Any) -> None:
 
 
 def _forget(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+    # A savepoint's rollback leaves the outer transaction's jobs standing; its own
+    # jobs turn transient and are dropped at publish time.
+    if not session.in_nested_transaction():
+        session.info.pop(_PENDING, None)
 
 
 def _publish_committed(publisher: Publisher, session: Session) -> None:
-    jobs: list[Job] = session.info.pop(_PENDING, [])
+    # after_commit also fires when a savepoint is released: nothing is visible yet.
+    if session.in_nested_transaction():
+        return
+    # A job added in a savepoint that was rolled back is transient again: not ours to send.
+    jobs = [job for job in session.info.pop(_PENDING, []) if not inspect(job).transient]
     if not jobs:
         return
     published = publish(publisher, jobs)

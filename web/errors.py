@@ -85,6 +85,10 @@ def _http_error(error: HTTPException) -> Response:
     details = _flatten(data["messages"]) if "messages" in data else {}
     if status == 422:
         message = "The request has invalid fields."
+    elif status == 429:
+        message = (
+            f"Too many requests (limit: {error.description}); retry after Retry-After seconds."
+        )
     elif status == 400:
         message = "The request body is not valid JSON." if details else (error.description or "")
     else:

@@ -35,6 +35,10 @@ def on_services(tmp_path: Path, moto: services.MotoServer) -> Iterator[Platform]
             CBRTL_STORAGE_URL="s3://cbrtl-test/e2e",
             CBRTL_S3_ENDPOINT_URL=moto.endpoint_url,
             CBRTL_SECRET_KEY="e2e-secret-key-that-is-long-enough-for-hs256",
+            # Counters live in the shared Redis; limits have tests of their own.
+            CBRTL_RATE_LIMIT_LOGIN_IP="100000 per minute",
+            CBRTL_RATE_LIMIT_LOGIN_ACCOUNT="100000 per minute",
+            CBRTL_RATE_LIMIT_REGISTER_IP="100000 per minute",
         ),
         workdir=tmp_path,
     )

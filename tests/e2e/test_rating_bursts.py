@@ -130,7 +130,7 @@ def test_duplicate_delivery_changes_nothing(on_services: Platform, engine: Engin
 
     wait_for(queue_empty_and_seen, timeout=60, what="the duplicates to be consumed")
     with Session(engine) as session:
-        job = session.get(Job, job.id)
-        assert (job.status, job.attempts, job.finished_at) == before
+        again = session.get(Job, job.id)
+        assert (again.status, again.attempts, again.finished_at) == before
         assert session.get(ContentStats, item.id).updated_at == stats_before
     assert stats_match_group_by(engine) == []

@@ -83,3 +83,16 @@ def test_broker_down_leaves_the_row_for_the_relay(
         assert job.published_at is not None
         assert outbox.relay(session=session, publisher=publisher, grace_s=60) == 0
     assert drain_job_ids(ratings_queue) == [job.id]
+
+
+def test_savepoints_publish_nothing_until_the_real_commit(
+    ratings_queue: Connection, db_session: Session
+) -> None:
+    with db_session.begin_nested():
+        kept = jobs.enqueue(session=db_session, type="ratings.recompute_stats", args={"id": 1})
+    with pytest.raises(RuntimeError), db_session.begin_nested():
+        jobs.enqueue(session=db_session, type="ratings.recompute_stats", args={"id": 2})
+        raise RuntimeError("roll this savepoint back")
+    assert drain_job_ids(ratings_queue) == []  # released savepoints are not commits
+    db_session.commit()
+    assert drain_job_ids(ratings_queue) == [kept.id]
