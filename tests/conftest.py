@@ -16,18 +16,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
-from db.blocklist import Blocklist
 from db.broker import CeleryPublisher
-from db.cache import make_cache
 from db.engine import make_engine, make_session_factory
 from db.migrate import upgrade
 from db.settings import Settings
-from db.storage import make_storage
 from tests import services
-from web.app import create_app
-from web.auth.tokens import REFRESH_TTL
+from web.app import build_runtime, create_app
 from web.rate_limits import limiter
-from web.runtime import Runtime
 
 # boto3 wants credentials even for moto; never real ones.
 os.environ.update(
@@ -145,15 +140,7 @@ def app(make_app: Any) -> Flask:
 
 
 def _app(settings: Settings, session_factory: Any, publisher: CeleryPublisher) -> Flask:
-    cache = make_cache(settings)
-    runtime = Runtime(
-        settings=settings,
-        session_factory=session_factory,
-        publisher=publisher,
-        storage=make_storage(settings),
-        cache=cache,
-        blocklist=Blocklist(session_factory=session_factory, cache=cache, ttl=REFRESH_TTL),
-    )
+    runtime = build_runtime(settings, session_factory=session_factory, publisher=publisher)
     app = create_app(runtime=runtime)
     with suppress(redis.RedisError):  # some tests point at a Redis that is down on purpose
         limiter.reset()  # counters live in Redis across tests; each test starts afresh

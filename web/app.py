@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask
 from flask_smorest import Api
+from sqlalchemy.orm import Session, sessionmaker
 
 from db.blocklist import Blocklist
 from db.broker import CeleryPublisher
@@ -33,10 +34,17 @@ class CbrtlApi(Api):
     ERROR_SCHEMA = ErrorEnvelope
 
 
-def build_runtime(settings: Settings) -> Runtime:
-    publisher = CeleryPublisher(settings)
-    engine = make_engine(settings.resolved_database_url)
-    session_factory = make_session_factory(engine, publisher=publisher)
+def build_runtime(
+    settings: Settings,
+    *,
+    session_factory: sessionmaker[Session] | None = None,
+    publisher: CeleryPublisher | None = None,
+) -> Runtime:
+    """The process's resources; tests pass a session factory bound to their transaction."""
+    publisher = publisher or CeleryPublisher(settings)
+    if session_factory is None:
+        engine = make_engine(settings.resolved_database_url)
+        session_factory = make_session_factory(engine, publisher=publisher)
     cache = make_cache(settings)
     return Runtime(
         settings=settings,
