@@ -5,6 +5,13 @@ from db.models.content import Content, ContentStats, Genre, Trending, content_ge
 from db.models.jobs import JOB_STATUSES, Job
 from db.models.preferences import GenrePreference
 from db.models.ratings import Rating
+from db.models.recommender import (
+    RatingFactors,
+    Recommendation,
+    RecModel,
+    Schedule,
+    ScheduleRun,
+)
 from db.models.sessions import TokenFamily
 from db.models.users import ROLES, User, UserRole
 from db.models.viewing import ViewingProgress
@@ -19,6 +26,11 @@ __all__ = [
     "GenrePreference",
     "Job",
     "Rating",
+    "RatingFactors",
+    "RecModel",
+    "Recommendation",
+    "Schedule",
+    "ScheduleRun",
     "TokenFamily",
     "Trending",
     "User",
