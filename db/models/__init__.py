@@ -7,8 +7,8 @@ from db.models.preferences import GenrePreference
 from db.models.ratings import Rating
 from db.models.recommender import (
     RatingFactors,
-    Recommendation,
     RecModel,
+    Recommendation,
     Schedule,
     ScheduleRun,
 )
