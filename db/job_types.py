@@ -19,6 +19,8 @@ JOB_TYPES: dict[str, JobType] = {
     for jt in (
         JobType("ratings.recompute_stats", "cbrtl.ratings.recompute_stats", "ratings"),
         JobType("trending.refresh", "cbrtl.trending.refresh", "default"),
+        JobType("recommender.retrain", "cbrtl.recommender.retrain", "ml"),
+        JobType("recommender.refresh_user", "cbrtl.recommender.refresh_user", "ml"),
     )
 }
 

@@ -15,6 +15,7 @@ from db.engine import make_engine, make_session_factory
 from db.settings import Settings, load_settings_or_exit
 from db.storage import make_storage
 from web.account.views import blp as account_blp
+from web.admin.schedules import blp as schedules_blp
 from web.auth.tokens import REFRESH_TTL, init_jwt
 from web.auth.views import blp as auth_blp
 from web.content.views import blp as catalogue_blp
@@ -76,7 +77,14 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     api = CbrtlApi(app, spec_kwargs={"servers": [{"url": "/"}]})
     api.register_converter(IdConverter, id_schema)
     api.register_blueprint(health_blp, url_prefix="/")
-    for blueprint in (auth_blp, account_blp, catalogue_blp, discovery_blp, jobs_blp):
+    for blueprint in (
+        auth_blp,
+        account_blp,
+        catalogue_blp,
+        discovery_blp,
+        jobs_blp,
+        schedules_blp,
+    ):
         api.register_blueprint(blueprint, url_prefix=API_PREFIX)
     init_jwt(app, settings)
     init_rate_limits(app, settings)

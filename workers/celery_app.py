@@ -36,6 +36,11 @@ app.conf.update(
             "schedule": 5.0,
             "options": {"queue": "default", "expires": 5.0},
         },
+        "schedules-tick": {
+            "task": "cbrtl.schedules.tick",
+            "schedule": 15.0,
+            "options": {"queue": "default", "expires": 15.0},
+        },
         "trending-refresh": {
             "task": "cbrtl.periodic.enqueue",
             "schedule": 300.0,
