@@ -15,11 +15,13 @@ from db.engine import make_engine, make_session_factory
 from db.settings import Settings, load_settings_or_exit
 from db.storage import make_storage
 from web.account.views import blp as account_blp
+from web.admin.models import blp as models_blp
 from web.admin.schedules import blp as schedules_blp
 from web.auth.tokens import REFRESH_TTL, init_jwt
 from web.auth.views import blp as auth_blp
 from web.content.views import blp as catalogue_blp
 from web.converters import IdConverter, id_schema
+from web.discovery.recommendations import blp as recommendations_blp
 from web.discovery.views import blp as discovery_blp
 from web.errors import ErrorEnvelope, register_error_handlers
 from web.health.views import blp as health_blp
@@ -84,6 +86,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         discovery_blp,
         jobs_blp,
         schedules_blp,
+        recommendations_blp,
+        models_blp,
     ):
         api.register_blueprint(blueprint, url_prefix=API_PREFIX)
     init_jwt(app, settings)

@@ -11,6 +11,7 @@ from db.models.recommender import (
     Recommendation,
     Schedule,
     ScheduleRun,
+    SimilarItem,
 )
 from db.models.sessions import TokenFamily
 from db.models.users import ROLES, User, UserRole
@@ -31,6 +32,7 @@ __all__ = [
     "Recommendation",
     "Schedule",
     "ScheduleRun",
+    "SimilarItem",
     "TokenFamily",
     "Trending",
     "User",

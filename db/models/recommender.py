@@ -75,6 +75,24 @@ class Recommendation(Base):
     generated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class SimilarItem(Base):
+    """Each title's nearest titles in the ranking model's item space."""
+
+    __tablename__ = "similar_items"
+
+    content_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("content.id", ondelete="CASCADE"), primary_key=True
+    )
+    rank: Mapped[int] = mapped_column(Integer, primary_key=True)
+    similar_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("content.id", ondelete="CASCADE"), index=True
+    )
+    score: Mapped[float] = mapped_column(Float)
+    model_version: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("rec_models.version", ondelete="SET NULL"), index=True
+    )
+
+
 class RatingFactors(Base):
     """The rating model's bias and factor vector per user and item (float32 bytes).
 

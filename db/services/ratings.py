@@ -133,3 +133,9 @@ def scores_for(*, session: Session, user_id: int, content_ids: list[int]) -> dic
         )
     )
     return {content_id: score for content_id, score in rows}
+
+
+def scores_for_user(*, session: Session, user_id: int) -> dict[int, float]:
+    """Everything the user rated: content id -> score."""
+    rows = session.execute(select(Rating.content_id, Rating.score).where(Rating.user_id == user_id))
+    return {content_id: score for content_id, score in rows}

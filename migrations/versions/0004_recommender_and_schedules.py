@@ -162,6 +162,47 @@ def upgrade() -> None:
             batch_op.f("ix_recommendations_model_version"), ["model_version"], unique=False
         )
 
+    op.create_table(
+        "similar_items",
+        sa.Column(
+            "content_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("rank", sa.Integer(), nullable=False),
+        sa.Column(
+            "similar_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("score", sa.Float(), nullable=False),
+        sa.Column(
+            "model_version", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.ForeignKeyConstraint(
+            ["content_id"],
+            ["content.id"],
+            name=op.f("fk_similar_items_content_id_content"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["model_version"],
+            ["rec_models.version"],
+            name=op.f("fk_similar_items_model_version_rec_models"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["similar_id"],
+            ["content.id"],
+            name=op.f("fk_similar_items_similar_id_content"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("content_id", "rank", name=op.f("pk_similar_items")),
+    )
+    with op.batch_alter_table("similar_items", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_similar_items_model_version"), ["model_version"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_similar_items_similar_id"), ["similar_id"], unique=False
+        )
+
     with op.batch_alter_table("content_stats", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_content_stats_bayesian"))
 
@@ -172,6 +213,11 @@ def downgrade() -> None:
             batch_op.f("ix_content_stats_bayesian"), ["rating_bayesian", "content_id"], unique=False
         )
 
+    with op.batch_alter_table("similar_items", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_similar_items_similar_id"))
+        batch_op.drop_index(batch_op.f("ix_similar_items_model_version"))
+
+    op.drop_table("similar_items")
     with op.batch_alter_table("recommendations", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_recommendations_model_version"))
         batch_op.drop_index(batch_op.f("ix_recommendations_content_id"))

@@ -7,7 +7,9 @@ from typing import Any
 from db.models import Content
 
 
-def content_document(content: Content, *, your_rating: float | None = None) -> dict[str, Any]:
+def content_document(
+    content: Content, *, your_rating: float | None = None, predicted_rating: float | None = None
+) -> dict[str, Any]:
     stats = content.stats
     return {
         "id": content.id,
@@ -25,5 +27,5 @@ def content_document(content: Content, *, your_rating: float | None = None) -> d
         },
         "video": {"status": "none"},
         "your_rating": your_rating,
-        "predicted_rating": None,
+        "predicted_rating": predicted_rating,
     }

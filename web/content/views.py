@@ -7,7 +7,7 @@ from typing import Any
 from flask_smorest import Blueprint
 
 from db.services import content as catalogue
-from db.services import ratings, viewing
+from db.services import ratings, recommender, viewing
 from web.auth.roles import current_user_id, has_role, optional_user_id, require_roles
 from web.content.presenters import content_document
 from web.content.schemas import (
@@ -64,12 +64,15 @@ def get_content(content_id: int) -> dict[str, Any]:
     session = db_session()
     item = catalogue.get_content(session=session, content_id=content_id)
     user_id = optional_user_id()
-    mine = (
-        ratings.get_rating(session=session, user_id=user_id, content_id=content_id)
-        if user_id is not None
-        else None
+    if user_id is None:
+        return content_document(item)
+    mine = ratings.get_rating(session=session, user_id=user_id, content_id=content_id)
+    predicted = recommender.predicted_rating(
+        session=session, user_id=user_id, content_id=content_id
     )
-    return content_document(item, your_rating=mine.score if mine else None)
+    return content_document(
+        item, your_rating=mine.score if mine else None, predicted_rating=predicted
+    )
 
 
 @blp.patch("/content/<id:content_id>")

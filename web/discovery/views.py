@@ -15,6 +15,7 @@ from db.services import preferences, ratings, trending, viewing
 from web.auth.roles import optional_user_id
 from web.content.presenters import content_document
 from web.content.schemas import ContentOut
+from web.discovery.recommendations import recommendations
 from web.input import InputSchema
 from web.runtime import db_session, runtime
 
@@ -79,6 +80,11 @@ def homepage() -> dict[str, Any]:
     user_id = optional_user_id()
     rows: list[tuple[str, str, list[Content]]] = []
     if user_id is not None:
+        picks = recommendations(session, user_id, ROW_LENGTH)["items"]
+        recommended = trending.contents_in_order(
+            session=session, ids=[p["content"]["id"] for p in picks]
+        )
+        rows.append(("recommended", "Recommended for you", recommended))
         started = viewing.continue_watching(session=session, user_id=user_id, limit=ROW_LENGTH)
         rows.append(("continue_watching", "Continue watching", started))
     rows.append(("trending", "Trending now", trending_contents(session, "day", ROW_LENGTH)))

@@ -1,0 +1,265 @@
+"""Model versions, stored recommendations and rating factors. Callers commit.
+
+No NumPy here: the web imports this module. Bulk data crosses to the engines as
+stdlib arrays (array('q'), array('f')), which NumPy reads without copying.
+"""
+
+from __future__ import annotations
+
+import struct
+from array import array
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from db.errors import NotFound
+from db.models import Content, Rating, RatingFactors, RecModel, Recommendation, SimilarItem
+from db.models.base import utcnow
+
+
+@dataclass(frozen=True)
+class RatingArrays:
+    user_ids: array  # array('q')
+    content_ids: array  # array('q')
+    scores: array  # array('f')
+
+
+def load_ratings(*, session: Session, batch: int = 50_000) -> RatingArrays:
+    """Every rating, streamed from the database into compact arrays."""
+    users, items, scores = array("q"), array("q"), array("f")
+    result = session.execute(
+        select(Rating.user_id, Rating.content_id, Rating.score).execution_options(yield_per=batch)
+    )
+    for user_id, content_id, score in result:
+        users.append(user_id)
+        items.append(content_id)
+        scores.append(score)
+    return RatingArrays(users, items, scores)
+
+
+def active_model(*, session: Session, purpose: str) -> RecModel | None:
+    return session.scalar(
+        select(RecModel).where(RecModel.purpose == purpose, RecModel.active.is_(True))
+    )
+
+
+def list_models(*, session: Session) -> list[RecModel]:
+    return list(session.scalars(select(RecModel).order_by(RecModel.version.desc())))
+
+
+def record_model(
+    *,
+    session: Session,
+    purpose: str,
+    algorithm: str,
+    params: dict[str, Any],
+    metrics: dict[str, Any],
+    artifact_key: str,
+    trained_ratings: int,
+    job_id: int | None,
+) -> RecModel:
+    model = RecModel(
+        purpose=purpose,
+        algorithm=algorithm,
+        params=params,
+        metrics=metrics,
+        artifact_key=artifact_key,
+        trained_ratings=trained_ratings,
+        job_id=job_id,
+    )
+    session.add(model)
+    session.flush()
+    return model
+
+
+def activate(*, session: Session, version: int, decision: str) -> RecModel:
+    model = session.get(RecModel, version)
+    if model is None:
+        raise NotFound(f"No model version {version}.")
+    session.execute(
+        update(RecModel)
+        .where(RecModel.purpose == model.purpose, RecModel.active.is_(True))
+        .values(active=False)
+    )
+    session.flush()
+    model.active = True
+    model.activated_at = utcnow()
+    model.decision = decision
+    session.flush()
+    return model
+
+
+@dataclass(frozen=True)
+class Recommended:
+    user_id: int
+    content_ids: Sequence[int]
+    scores: Sequence[float]
+    reasons: Sequence[str]
+
+
+def replace_recommendations(
+    *, session: Session, model_version: int | None, lists: Iterable[Recommended], every_user: bool
+) -> int:
+    """Write top-N lists; with `every_user`, users absent from `lists` lose their old ones."""
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    users: list[int] = []
+    for entry in lists:
+        users.append(entry.user_id)
+        rows.extend(
+            {
+                "user_id": entry.user_id,
+                "rank": rank,
+                "content_id": content_id,
+                "score": score,
+                "reason": reason[:200],
+                "model_version": model_version,
+                "generated_at": now,
+            }
+            for rank, (content_id, score, reason) in enumerate(
+                zip(entry.content_ids, entry.scores, entry.reasons, strict=True), start=1
+            )
+        )
+    if every_user:
+        session.execute(delete(Recommendation))
+    elif users:
+        session.execute(delete(Recommendation).where(Recommendation.user_id.in_(users)))
+    for start in range(0, len(rows), 10_000):
+        session.execute(insert(Recommendation), rows[start : start + 10_000])
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class StoredRecommendation:
+    content: Content
+    score: float
+    reason: str
+    model_version: int | None
+    generated_at: datetime
+
+
+def recommendations_for(
+    *, session: Session, user_id: int, limit: int
+) -> list[StoredRecommendation]:
+    """The stored list, minus anything rated since it was written."""
+    rated = select(Rating.content_id).where(Rating.user_id == user_id)
+    rows = session.execute(
+        select(Recommendation, Content)
+        .join(Content, Content.id == Recommendation.content_id)
+        .where(Recommendation.user_id == user_id, Recommendation.content_id.not_in(rated))
+        .order_by(Recommendation.rank)
+        .limit(limit)
+    ).all()
+    return [
+        StoredRecommendation(c, r.score, r.reason, r.model_version, r.generated_at) for r, c in rows
+    ]
+
+
+def pack(vector: Sequence[float]) -> bytes:
+    return struct.pack(f"<{len(vector)}f", *vector)
+
+
+def unpack(blob: bytes) -> tuple[float, ...]:
+    return struct.unpack(f"<{len(blob) // 4}f", blob)
+
+
+def store_factors(
+    *, session: Session, model_version: int, rows: Iterable[tuple[str, int, float, bytes]]
+) -> None:
+    """(kind, entity id, bias, packed vector) rows; kind 'mean' holds the global mean."""
+    batch: list[dict[str, Any]] = []
+    for kind, entity_id, bias, vector in rows:
+        batch.append(
+            {
+                "model_version": model_version,
+                "kind": kind,
+                "entity_id": entity_id,
+                "bias": bias,
+                "vector": vector,
+            }
+        )
+        if len(batch) >= 10_000:
+            session.execute(insert(RatingFactors), batch)
+            batch = []
+    if batch:
+        session.execute(insert(RatingFactors), batch)
+
+
+def replace_user_factors(
+    *, session: Session, model_version: int, user_id: int, bias: float, vector: bytes
+) -> None:
+    session.execute(
+        delete(RatingFactors).where(
+            RatingFactors.model_version == model_version,
+            RatingFactors.kind == "user",
+            RatingFactors.entity_id == user_id,
+        )
+    )
+    store_factors(
+        session=session, model_version=model_version, rows=[("user", user_id, bias, vector)]
+    )
+
+
+def predicted_rating(*, session: Session, user_id: int, content_id: int) -> float | None:
+    """mu + bu + bi + pu.qi from the active rating model, clipped to the score range."""
+    model = active_model(session=session, purpose="rating")
+    if model is None:
+        return None
+    rows = session.execute(
+        select(RatingFactors.kind, RatingFactors.bias, RatingFactors.vector).where(
+            RatingFactors.model_version == model.version,
+            (
+                ((RatingFactors.kind == "user") & (RatingFactors.entity_id == user_id))
+                | ((RatingFactors.kind == "item") & (RatingFactors.entity_id == content_id))
+                | (RatingFactors.kind == "mean")
+            ),
+        )
+    ).all()
+    found = {kind: (bias, vector) for kind, bias, vector in rows}
+    if "mean" not in found or "item" not in found:
+        return None
+    mean = found["mean"][0]
+    item_bias, item_vector = found["item"]
+    if "user" not in found:
+        return round(min(5.0, max(0.5, mean + item_bias)), 2)
+    user_bias, user_vector = found["user"]
+    dot = sum(a * b for a, b in zip(unpack(user_vector), unpack(item_vector), strict=True))
+    return round(min(5.0, max(0.5, mean + user_bias + item_bias + dot)), 2)
+
+
+def replace_similar(
+    *, session: Session, model_version: int, rows: Iterable[tuple[int, int, int, float]]
+) -> None:
+    """(content id, rank, similar id, score) rows replace every stored neighbour list."""
+    session.execute(delete(SimilarItem))
+    batch: list[dict[str, Any]] = []
+    for content_id, rank, similar_id, score in rows:
+        batch.append(
+            {
+                "content_id": content_id,
+                "rank": rank,
+                "similar_id": similar_id,
+                "score": score,
+                "model_version": model_version,
+            }
+        )
+        if len(batch) >= 10_000:
+            session.execute(insert(SimilarItem), batch)
+            batch = []
+    if batch:
+        session.execute(insert(SimilarItem), batch)
+
+
+def similar_to(*, session: Session, content_id: int, limit: int) -> list[Content]:
+    rows = session.scalars(
+        select(Content)
+        .join(SimilarItem, SimilarItem.similar_id == Content.id)
+        .where(SimilarItem.content_id == content_id)
+        .order_by(SimilarItem.rank)
+        .limit(limit)
+    )
+    return list(rows)
