@@ -105,6 +105,8 @@ def fail(*, session: Session, job_id: int, error: str, retryable: bool) -> Job |
         return None
     job.error = error[:2000]
     if retryable and job.attempts < job.max_attempts:
+        # A retry stands alone: a newer queued job with the same key may exist.
+        job.dedup_key = None
         job.status = "queued"
         return job
     job.status = "dead" if retryable else "failed"
@@ -132,3 +134,8 @@ def list_jobs(
         .limit(per_page)
     )
     return list(rows), int(total or 0)
+
+
+def set_progress(*, session: Session, job_id: int, value: float) -> None:
+    job = get_job(session=session, job_id=job_id)
+    job.progress = min(1.0, max(0.0, value))

@@ -112,3 +112,21 @@ def test_coalesced_jobs_open_a_new_one_once_the_queued_one_started(db_session: S
     second = recompute(1)
     assert second.id != first.id and second.status == "queued"
     assert recompute(1) is second
+
+
+def test_a_retried_job_leaves_its_dedup_key_to_newer_jobs(db_session: Session) -> None:
+    def recompute():
+        return jobs.enqueue(
+            session=db_session,
+            type="ratings.recompute_stats",
+            args={"content_id": 5},
+            dedup_key="stats:5",
+        )
+
+    first = recompute()
+    jobs.start(session=db_session, job_id=first.id)
+    second = recompute()  # queued while the first runs
+    assert jobs.fail(session=db_session, job_id=first.id, error="db away", retryable=True) is first
+    db_session.flush()  # no unique violation: the retry gave up its key
+    assert (first.status, first.dedup_key) == ("queued", None)
+    assert recompute() is second
