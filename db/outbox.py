@@ -40,6 +40,11 @@ def _collect(session: Session, _flush_context: Any) -> None:
         session.info.setdefault(_PENDING, []).extend(new_jobs)
 
 
+def publish_after_commit(session: Session, job: Job) -> None:
+    """Send an existing row again once this transaction commits (an operator's retry)."""
+    session.info.setdefault(_PENDING, []).append(job)
+
+
 def _forget(session: Session) -> None:
     # A savepoint's rollback leaves the outer transaction's jobs standing; its own
     # jobs turn transient and are dropped at publish time.

@@ -12,10 +12,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from db.errors import NotFound
+from db.errors import Conflict, NotFound
 from db.job_types import job_type
 from db.models import Job
 from db.models.base import utcnow
+from db.outbox import publish_after_commit
 
 FINISHED = frozenset({"succeeded", "failed", "dead"})
 
@@ -139,3 +140,23 @@ def list_jobs(
 def set_progress(*, session: Session, job_id: int, value: float) -> None:
     job = get_job(session=session, job_id=job_id)
     job.progress = min(1.0, max(0.0, value))
+
+
+def retry(*, session: Session, job_id: int) -> Job:
+    """An operator sends a failed or dead job round again, with fresh attempts."""
+    job = session.scalar(select(Job).where(Job.id == job_id).with_for_update())
+    if job is None:
+        raise NotFound(f"No job {job_id}.")
+    if job.status not in ("failed", "dead"):
+        raise Conflict(
+            f"Job {job_id} is {job.status}; only failed or dead jobs can be retried.",
+            details={"status": job.status},
+        )
+    job.status = "queued"
+    job.dedup_key = None
+    job.attempts = 0
+    job.progress = 0.0
+    job.finished_at = None
+    job.published_at = None
+    publish_after_commit(session, job)
+    return job

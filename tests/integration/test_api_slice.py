@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db.models import Job, Rating
+from db.services import jobs
 from tests.auth import login
 from tests.factories import make_content, make_user
 
@@ -254,3 +255,20 @@ def test_progress_completed_must_be_a_boolean(client: FlaskClient, db_session: S
 
 def test_huge_ids_are_404(client: FlaskClient) -> None:
     assert client.get(f"/api/v1/content/{2**70}").status_code == 404
+
+
+def test_operator_retries_a_dead_job(client: FlaskClient, db_session: Session) -> None:
+
+    ops = login(client, make_user(db_session, roles=("ops",)).email)
+    job = jobs.enqueue(session=db_session, type="trending.refresh", args={}, max_attempts=1)
+    assert client.post(f"/api/v1/jobs/{job.id}/retry", headers=ops).status_code == 409
+    jobs.start(session=db_session, job_id=job.id)
+    jobs.fail(session=db_session, job_id=job.id, error="boom", retryable=True)
+    assert job.status == "dead"
+    db_session.commit()
+    response = client.post(f"/api/v1/jobs/{job.id}/retry", headers=ops)
+    assert response.status_code == 202
+    assert (response.json["job"]["status"], response.json["job"]["attempts"]) == ("queued", 0)
+    db_session.refresh(job)
+    assert job.published_at is not None  # sent again after the commit
+    assert client.post("/api/v1/jobs/987654/retry", headers=ops).status_code == 404

@@ -11,7 +11,7 @@ from db.models import Job, RecModel
 from db.services import jobs, recommender
 from web.auth.roles import require_roles
 from web.input import InputSchema
-from web.jobs.schemas import JobOut
+from web.jobs.schemas import JobEnvelope
 from web.runtime import db_session
 
 blp = Blueprint("models", __name__, description="Recommender models (ops)")
@@ -24,10 +24,6 @@ class RetrainIn(InputSchema):
     params = fields.Dict(load_default=dict)
     # Activate the new versions even if they score worse than the active ones.
     force = fields.Boolean(load_default=False)
-
-
-class JobEnvelope(Schema):
-    job = fields.Nested(JobOut)
 
 
 class ModelOut(Schema):

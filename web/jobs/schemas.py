@@ -26,3 +26,7 @@ class JobFilter(InputSchema):
     status = fields.String(validate=validate.OneOf(JOB_STATUSES))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class JobEnvelope(Schema):
+    job = fields.Nested(JobOut)

@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from db.models import Job
 from db.services import jobs
 from web.auth.roles import require_roles
-from web.jobs.schemas import JobFilter, JobOut
+from web.jobs.schemas import JobEnvelope, JobFilter, JobOut
 from web.pagination import page_document, page_schema
 from web.runtime import db_session
 
@@ -31,3 +31,14 @@ def list_jobs(args: dict[str, Any]) -> dict[str, Any]:
 @require_roles("ops")
 def get_job(job_id: int) -> Job:
     return jobs.get_job(session=db_session(), job_id=job_id)
+
+
+@blp.post("/jobs/<id:job_id>/retry")
+@blp.response(202, JobEnvelope)
+@blp.alt_response(409, description="Only failed or dead jobs can be retried")
+@require_roles("ops")
+def retry_job(job_id: int) -> dict[str, Job]:
+    session = db_session()
+    job = jobs.retry(session=session, job_id=job_id)
+    session.commit()
+    return {"job": job}
