@@ -14,7 +14,15 @@ settings = load_settings_or_exit()
 # beat keeps its schedule state here; the folder may not exist on a fresh host.
 settings.data_dir.mkdir(parents=True, exist_ok=True)
 
-app = Celery("cbrtl", include=["tasks.ratings", "tasks.outbox", "tasks.periodic", "tasks.trending"])
+TASK_MODULES = [
+    "tasks.outbox",
+    "tasks.periodic",
+    "tasks.ratings",
+    "tasks.recommender",
+    "tasks.schedules",
+    "tasks.trending",
+]
+app = Celery("cbrtl", include=TASK_MODULES)
 app.conf.update(celery_config(settings))
 app.conf.update(
     # A message is acked only after its task finished; a worker that dies mid-task

@@ -13,6 +13,7 @@ from db.errors import InvalidInput, NotFound
 from db.models import Content, ContentStats, Job, Rating
 from db.models.base import utcnow
 from db.services.jobs import enqueue
+from db.services.recommender import any_active
 from db.upsert import upsert
 
 # Weight of the global-mean prior in the Bayesian average, in ratings.
@@ -53,7 +54,7 @@ def rate(*, session: Session, user_id: int, content_id: int, score: float) -> Ra
         {"user_id": user_id, "content_id": content_id, "score": score, "rated_at": rated_at},
         keys=("user_id", "content_id"),
     )
-    job = _queue_recompute(session, content_id)
+    job = _queue_recompute(session, content_id, user_id)
     return RatingSaved(content_id=content_id, score=score, rated_at=rated_at, job=job)
 
 
@@ -64,10 +65,18 @@ def unrate(*, session: Session, user_id: int, content_id: int) -> Job | None:
     )
     if not getattr(deleted, "rowcount", 0):
         return None
-    return _queue_recompute(session, content_id)
+    return _queue_recompute(session, content_id, user_id)
 
 
-def _queue_recompute(session: Session, content_id: int) -> Job:
+def _queue_recompute(session: Session, content_id: int, user_id: int) -> Job:
+    """The item's stats, and (once a model is live) the user's own list, move soon."""
+    if any_active(session=session):
+        enqueue(
+            session=session,
+            type="recommender.refresh_user",
+            args={"user_id": user_id},
+            dedup_key=f"recs:{user_id}",
+        )
     return enqueue(
         session=session,
         type="ratings.recompute_stats",

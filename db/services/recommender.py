@@ -47,6 +47,13 @@ def active_model(*, session: Session, purpose: str) -> RecModel | None:
     )
 
 
+def any_active(*, session: Session) -> bool:
+    return (
+        session.scalar(select(RecModel.version).where(RecModel.active.is_(True)).limit(1))
+        is not None
+    )
+
+
 def list_models(*, session: Session) -> list[RecModel]:
     return list(session.scalars(select(RecModel).order_by(RecModel.version.desc())))
 
@@ -263,3 +270,14 @@ def similar_to(*, session: Session, content_id: int, limit: int) -> list[Content
         .limit(limit)
     )
     return list(rows)
+
+
+def titles(*, session: Session, content_ids: list[int]) -> dict[int, str]:
+    if not content_ids:
+        return {}
+    rows = session.execute(select(Content.id, Content.title).where(Content.id.in_(content_ids)))
+    return {content_id: title for content_id, title in rows}
+
+
+def now_iso() -> str:
+    return utcnow().isoformat()

@@ -1,0 +1,54 @@
+"""Recommender jobs on the ml queue: retrain everything, refresh one user's list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from db.errors import InvalidInput
+from db.services import recommender
+from tasks.job_runner import job_task, long_job_task
+from tasks.recommender_io import (
+    load_interactions,
+    publish_rating_model,
+    publish_top_n,
+    refresh_lists,
+    save_versions,
+)
+from workers.recommender import pipeline
+
+MIN_RATINGS = 20
+
+
+@long_job_task("recommender.retrain", soft_time_limit=3000, time_limit=3300)
+def retrain(job_id: int, args: dict[str, Any], progress: Any) -> dict[str, Any]:
+    data = load_interactions()
+    if len(data) < MIN_RATINGS:
+        raise InvalidInput(f"Only {len(data)} ratings: at least {MIN_RATINGS} are needed to train.")
+    progress(0.05)
+    trained = pipeline.train(
+        data,
+        algorithm=args.get("algorithm", "auto"),
+        params=args.get("params", {}),
+        progress=progress,
+    )
+    outcome = save_versions(job_id, data, trained, force=bool(args.get("force")))
+    for model in trained:
+        version = outcome[model.purpose]["version"]
+        if outcome[model.purpose]["activated"] and model.purpose == "ranking":
+            outcome["ranking"]["lists"] = publish_top_n(version, data, model.model)
+        elif outcome[model.purpose]["activated"]:
+            publish_rating_model(version, data, model.model)
+    return outcome
+
+
+@job_task("recommender.refresh_user", soft_time_limit=60, time_limit=90)
+def refresh_user(session: Session, args: dict[str, Any]) -> dict[str, Any]:
+    user_id = int(args["user_id"])
+    active = {
+        p: recommender.active_model(session=session, purpose=p) for p in ("ranking", "rating")
+    }
+    if active["ranking"] is None and active["rating"] is None:
+        return {"user_id": user_id, "skipped": "no active model"}
+    return refresh_lists(session, user_id, active)

@@ -1,0 +1,260 @@
+"""Glue between the recommender engines and the stores: load, save, publish.
+
+Kept apart from the task definitions so each task reads as its few steps.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy.orm import Session
+
+from db import recs_cache
+from db.models import RecModel
+from db.services import ratings, recommender
+from db.services.recommender import Recommended, pack
+from db.storage import make_storage
+from tasks.context import cache_client, session_factory, settings
+from workers.recommender import pipeline
+from workers.recommender.data import Interactions
+from workers.recommender.ease import EASE
+from workers.recommender.svd import SVDRatings
+from workers.recommender.top_n import top_n
+
+LIST_LENGTH = 50
+SIMILAR = 20
+MODEL_CLASSES: dict[str, Any] = {"ease": EASE, "svd": SVDRatings}
+_loaded: dict[int, tuple[Any, npt.NDArray[np.int64], npt.NDArray[np.int64]]] = {}
+
+
+def load_interactions() -> Interactions:
+    with session_factory()() as session:
+        arrays = recommender.load_ratings(session=session)
+    return Interactions.from_arrays(
+        np.frombuffer(arrays.user_ids, dtype=np.int64),
+        np.frombuffer(arrays.content_ids, dtype=np.int64),
+        np.frombuffer(arrays.scores, dtype=np.float32),
+    )
+
+
+def _ids_blob(data: Interactions) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, users=data.users, items=data.items)
+    return buffer.getvalue()
+
+
+def save_versions(
+    job_id: int, data: Interactions, trained: Sequence[pipeline.Trained], *, force: bool
+) -> dict[str, Any]:
+    """Store artifacts, record versions, activate those not worse than the active ones."""
+    storage = make_storage(settings())
+    storage.put_bytes(
+        f"models/job-{job_id}/ids.npz", _ids_blob(data), content_type="application/octet-stream"
+    )
+    outcome: dict[str, Any] = {"ratings": len(data), "users": data.n_users, "items": data.n_items}
+    with session_factory()() as session:
+        for model in trained:
+            key = f"models/job-{job_id}/{model.purpose}-{model.algorithm}.npz"
+            storage.put_bytes(key, model.model.to_bytes(), content_type="application/octet-stream")
+            active = recommender.active_model(session=session, purpose=model.purpose)
+            version = recommender.record_model(
+                session=session,
+                purpose=model.purpose,
+                algorithm=model.algorithm,
+                params=model.model.params,
+                metrics=model.metrics,
+                artifact_key=key,
+                trained_ratings=len(data),
+                job_id=job_id,
+            )
+            activate, decision = _decide(model, active, force=force)
+            if activate:
+                recommender.activate(session=session, version=version.version, decision=decision)
+            else:
+                version.decision = decision
+            outcome[model.purpose] = {
+                "version": version.version,
+                "algorithm": model.algorithm,
+                "metrics": model.metrics,
+                "activated": activate,
+                "decision": decision,
+            }
+        session.commit()
+    return outcome
+
+
+def _decide(model: pipeline.Trained, active: RecModel | None, *, force: bool) -> tuple[bool, str]:
+    """Activate unless the new version is worse than the live one on the guard figure."""
+    guard, _ = pipeline.GUARD[model.purpose]
+    new = model.metrics[guard]
+    if active is None or guard not in active.metrics:
+        return True, f"activated: first version ({guard} {new:.4f})"
+    old = active.metrics[guard]
+    if pipeline.better_or_equal(model.purpose, model.metrics, active.metrics):
+        return True, f"activated: {guard} {new:.4f}, active version {active.version} had {old:.4f}"
+    if force:
+        return True, f"activated by the operator although {guard} {new:.4f} is worse than {old:.4f}"
+    return False, f"kept version {active.version}: {guard} {new:.4f} is worse than its {old:.4f}"
+
+
+def _titles(session: Session, ids: Sequence[int]) -> dict[int, str]:
+    return recommender.titles(session=session, content_ids=list(ids))
+
+
+def publish_top_n(version: int, data: Interactions, model: EASE) -> int:
+    """Every user's list and every title's neighbours, to the database and Redis."""
+    history = data.matrix()
+    items, scores = top_n(model.score, data.n_users, LIST_LENGTH, exclude=history)
+    reasons = pipeline.strongest_reasons(model, history, items)
+    with session_factory()() as session:
+        titles = _titles(session, data.items[np.unique(reasons[reasons >= 0])].tolist())
+        lists = [
+            _recommended(int(data.users[u]), items[u], scores[u], reasons[u], data.items, titles)
+            for u in range(data.n_users)
+        ]
+        recommender.replace_recommendations(
+            session=session, model_version=version, lists=lists, every_user=True
+        )
+        recommender.replace_similar(
+            session=session,
+            model_version=version,
+            rows=(
+                (int(data.items[i]), rank, int(data.items[j]), score)
+                for i in range(data.n_items)
+                for rank, (j, score) in enumerate(model.similar(i, SIMILAR), start=1)
+            ),
+        )
+        session.commit()
+    _cache(version, lists)
+    return len(lists)
+
+
+def _recommended(
+    user_id: int,
+    item_rows: npt.NDArray[np.int32],
+    scores: npt.NDArray[np.float32],
+    reason_rows: npt.NDArray[np.int64],
+    item_ids: npt.NDArray[np.int64],
+    titles: dict[int, str],
+) -> Recommended:
+    keep = item_rows >= 0
+    reasons = [
+        f"Because you rated {titles[int(item_ids[r])]}"
+        if r >= 0 and int(item_ids[r]) in titles
+        else "Popular with people like you"
+        for r in reason_rows[keep]
+    ]
+    return Recommended(
+        user_id=user_id,
+        content_ids=item_ids[item_rows[keep]].tolist(),
+        scores=[float(s) for s in scores[keep]],
+        reasons=reasons,
+    )
+
+
+def _cache(version: int, lists: Sequence[Recommended]) -> None:
+    generated = recommender.now_iso()
+    recs_cache.write_many(
+        cache_client(),
+        {
+            entry.user_id: {
+                "model_version": version,
+                "generated_at": generated,
+                "items": [
+                    list(t)
+                    for t in zip(entry.content_ids, entry.scores, entry.reasons, strict=True)
+                ],
+            }
+            for entry in lists
+        },
+    )
+
+
+def publish_rating_model(version: int, data: Interactions, model: SVDRatings) -> None:
+    rows = [("mean", 0, float(model.global_mean), b"")]
+    rows += [
+        (
+            "user",
+            int(data.users[u]),
+            float(model.user_bias[u]),
+            pack(model.user_factors[u].tolist()),
+        )
+        for u in range(data.n_users)
+    ]
+    rows += [
+        (
+            "item",
+            int(data.items[i]),
+            float(model.item_bias[i]),
+            pack(model.item_factors[i].tolist()),
+        )
+        for i in range(data.n_items)
+    ]
+    with session_factory()() as session:
+        recommender.store_factors(session=session, model_version=version, rows=rows)
+        session.commit()
+
+
+def load_model(row: RecModel) -> tuple[Any, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The version's model and raw ids, loaded once per worker process."""
+    if row.version not in _loaded:
+        storage = make_storage(settings())
+        model = MODEL_CLASSES[row.algorithm].from_bytes(storage.get_bytes(row.artifact_key))
+        ids = np.load(
+            io.BytesIO(storage.get_bytes(row.artifact_key.rsplit("/", 1)[0] + "/ids.npz"))
+        )
+        _loaded.clear()  # one version per purpose is live; keep memory bounded
+        _loaded[row.version] = (model, ids["users"], ids["items"])
+    return _loaded[row.version]
+
+
+def _positions(
+    sorted_ids: npt.NDArray[np.int64], wanted: npt.NDArray[np.int64]
+) -> npt.NDArray[np.bool_]:
+    """Which of `wanted` the model knows (a mask over `wanted`)."""
+    at = np.minimum(np.searchsorted(sorted_ids, wanted), max(len(sorted_ids) - 1, 0))
+    return np.asarray(sorted_ids[at] == wanted) if len(sorted_ids) else np.zeros(len(wanted), bool)
+
+
+def refresh_lists(
+    session: Session, user_id: int, active: dict[str, RecModel | None]
+) -> dict[str, Any]:
+    """Fold the user's current ratings into the live models: their list and factors move now."""
+    rated = ratings.scores_for_user(session=session, user_id=user_id)
+    ids = np.fromiter(rated.keys(), dtype=np.int64, count=len(rated))
+    values = np.fromiter(rated.values(), dtype=np.float32, count=len(rated))
+    result: dict[str, Any] = {"user_id": user_id, "rated": len(rated)}
+    if (ranking := active["ranking"]) is not None:
+        model, _, items = load_model(ranking)
+        known = np.searchsorted(items, ids[_positions(items, ids)])
+        scores = model.fold_in(known)
+        scores[known] = -np.inf
+        best = np.argsort(-scores, kind="stable")[:LIST_LENGTH]
+        best = best[np.isfinite(scores[best])]
+        entry = Recommended(
+            user_id=user_id,
+            content_ids=items[best].tolist(),
+            scores=[float(s) for s in scores[best]],
+            reasons=["Updated from your latest ratings"] * len(best),
+        )
+        recommender.replace_recommendations(
+            session=session, model_version=ranking.version, lists=[entry], every_user=False
+        )
+        _cache(ranking.version, [entry])
+        result["items"] = len(best)
+    if (rating := active["rating"]) is not None:
+        svd, _, items = load_model(rating)
+        mask = _positions(items, ids)
+        bias, factors = svd.fold_in(np.searchsorted(items, ids[mask]), values[mask])
+        recommender.replace_user_factors(
+            session=session,
+            model_version=rating.version,
+            user_id=user_id,
+            bias=bias,
+            vector=pack(factors.tolist()),
+        )
+    return result
