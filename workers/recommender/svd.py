@@ -122,8 +122,15 @@ class SVDRatings:
         return np.clip(raw, *self.rating_range).astype(np.float32)
 
     def predict(self, user_row: int, item_row: int) -> float:
-        rows = np.array([user_row], dtype=np.int32)
-        return float(self.predict_pairs(rows, np.array([item_row], dtype=np.int32))[0])
+        """One clipped predicted rating (scalar arithmetic: no arrays to build per call)."""
+        raw = (
+            self.global_mean
+            + self.user_bias[user_row]
+            + self.item_bias[item_row]
+            + self.user_factors[user_row] @ self.item_factors[item_row]
+        )
+        low, high = self.rating_range
+        return float(min(max(raw, low), high))
 
     def fold_in(
         self, item_rows: npt.NDArray[np.integer[Any]], scores: npt.ArrayLike
