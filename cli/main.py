@@ -3,32 +3,19 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
-from db.broker import CeleryPublisher
-from db.engine import make_engine, make_session_factory
+from cli.evaluate import eval_command
+from cli.jobs import jobs_group, retrain
+from cli.schedules import schedules_group
+from cli.session import unit_of_work
 from db.errors import DomainError
 from db.migrate import upgrade
 from db.models import ROLES
 from db.services import users
 from db.settings import Settings, load_settings_or_exit
-
-
-@contextmanager
-def unit_of_work(settings: Settings) -> Iterator[Session]:
-    engine = make_engine(settings.resolved_database_url)
-    factory = make_session_factory(engine, publisher=CeleryPublisher(settings))
-    try:
-        with factory() as session:
-            yield session
-            session.commit()
-    finally:
-        engine.dispose()
 
 
 class CbrtlGroup(click.Group):
@@ -91,6 +78,12 @@ def users_create(
             roles=roles,
         )
         click.echo(f"created user {user.id} <{user.email}> roles={','.join(user.roles)}")
+
+
+cli.add_command(jobs_group)
+cli.add_command(retrain)
+cli.add_command(schedules_group)
+cli.add_command(eval_command)
 
 
 def main() -> None:
