@@ -17,7 +17,15 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from db.errors import NotFound
-from db.models import Content, Rating, RatingFactors, RecModel, Recommendation, SimilarItem
+from db.models import (
+    Content,
+    ContentStats,
+    Rating,
+    RatingFactors,
+    RecModel,
+    Recommendation,
+    SimilarItem,
+)
 from db.models.base import utcnow
 
 
@@ -281,3 +289,16 @@ def titles(*, session: Session, content_ids: list[int]) -> dict[int, str]:
 
 def now_iso() -> str:
     return utcnow().isoformat()
+
+
+def newest_unrated_titles(*, session: Session, limit: int) -> list[Content]:
+    """Titles nobody has rated yet, newest first: no model can rank them, so they get a slot."""
+    return list(
+        session.scalars(
+            select(Content)
+            .join(ContentStats, ContentStats.content_id == Content.id)
+            .where(ContentStats.rating_count == 0)
+            .order_by(Content.created_at.desc(), Content.id.desc())
+            .limit(limit)
+        )
+    )

@@ -99,12 +99,31 @@ def _cold_start(session: Session, user_id: int, limit: int) -> dict[str, Any]:
     return {"model_version": None, "generated_at": None, "items": items[:limit]}
 
 
+NEW_TITLE_SLOT = 2  # 0-based: the third place of a list goes to a title nobody rated yet
+
+
+def _with_a_new_title(session: Session, doc: dict[str, Any], user_id: int) -> dict[str, Any]:
+    """Items nobody has rated cannot be ranked by a model; give the newest one a place."""
+    shown = {entry["content"]["id"] for entry in doc["items"]}
+    fresh = [
+        c
+        for c in recommender.newest_unrated_titles(session=session, limit=10)
+        if c.id not in shown and (c.owner_id != user_id)
+    ]
+    if fresh and len(doc["items"]) > NEW_TITLE_SLOT:
+        pick = fresh[user_id % len(fresh)]  # spread the new titles over users
+        entry = {"content": content_document(pick), "score": 0.0, "reason": "New on cbrtl"}
+        doc["items"] = [*doc["items"][:NEW_TITLE_SLOT], entry, *doc["items"][NEW_TITLE_SLOT:-1]]
+    return doc
+
+
 def recommendations(session: Session, user_id: int, limit: int) -> dict[str, Any]:
-    return (
+    doc = (
         _from_cache(session, user_id, limit)
         or _from_database(session, user_id, limit)
         or _cold_start(session, user_id, limit)
     )
+    return _with_a_new_title(session, doc, user_id)
 
 
 @blp.get("/recommendations")
