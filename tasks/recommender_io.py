@@ -119,13 +119,15 @@ def publish_top_n(version: int, data: Interactions, model: EASE) -> int:
         recommender.replace_recommendations(
             session=session, model_version=version, lists=lists, every_user=True
         )
+        sources, neighbours, strengths = pipeline.similar_all(model, SIMILAR)
         recommender.replace_similar(
             session=session,
             model_version=version,
             rows=(
-                (int(data.items[i]), rank, int(data.items[j]), score)
-                for i in range(data.n_items)
-                for rank, (j, score) in enumerate(model.similar(i, SIMILAR), start=1)
+                (int(data.items[source]), rank, int(data.items[neighbour]), float(score))
+                for source, row, row_scores in zip(sources, neighbours, strengths, strict=True)
+                for rank, (neighbour, score) in enumerate(zip(row, row_scores, strict=True), 1)
+                if np.isfinite(score)
             ),
         )
         session.commit()

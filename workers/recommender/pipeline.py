@@ -121,3 +121,30 @@ def strongest_reasons(
         contributions = weights[np.ix_(rated_pos, wanted_pos[ok])]
         reasons[user, ok] = rated[np.argmax(contributions, axis=0)]
     return reasons
+
+
+def similar_all(
+    model: EASE, n: int, batch: int = 1024
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """Every modelled item's n nearest items (rows of B), in blocks: (item, neighbours, scores).
+
+    One argpartition per block instead of a full sort per item, so large catalogues
+    stay in seconds.
+    """
+    weights, kept = model.weights, model.modelled_items
+    size = len(kept)
+    width = min(n, size - 1)
+    neighbours = np.empty((size, max(width, 0)), dtype=np.int64)
+    scores = np.empty((size, max(width, 0)), dtype=np.float32)
+    for start in range(0, size, batch):
+        block = np.array(weights[start : start + batch], dtype=np.float32)
+        rows = np.arange(len(block))
+        block[rows, start + rows] = -np.inf  # an item is not its own neighbour
+        if width <= 0:
+            continue
+        part = np.argpartition(-block, width - 1, axis=1)[:, :width]
+        part_scores = np.take_along_axis(block, part, axis=1)
+        order = np.argsort(-part_scores, axis=1, kind="stable")
+        neighbours[start : start + len(block)] = kept[np.take_along_axis(part, order, axis=1)]
+        scores[start : start + len(block)] = np.take_along_axis(part_scores, order, axis=1)
+    return kept.astype(np.int64), neighbours, scores
