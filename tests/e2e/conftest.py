@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from db.migrate import upgrade
 from tests import services
@@ -42,6 +43,10 @@ def on_services(tmp_path: Path, moto: services.MotoServer) -> Iterator[Platform]
         ),
         workdir=tmp_path,
     )
+    # Each platform starts with an empty cache: keys (user ids) repeat across databases.
+    flush = redis.Redis.from_url(services.REDIS_URL)
+    flush.flushdb()
+    flush.close()
     try:
         upgrade(database)
         yield platform

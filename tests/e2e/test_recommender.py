@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from db.engine import make_engine
 from db.models import Rating, RecModel, User
 from db.services import content as catalogue
+from db.services import ratings
 from tests.e2e.processes import Api, Platform
 from tests.factories import PASSWORD, make_user
 from tests.services import wait_for
@@ -51,6 +52,9 @@ def seed(engine: Engine) -> tuple[str, str, list[int]]:
                 session.add(
                     Rating(user_id=user.id, content_id=item.id, score=rng.choice([4, 4.5, 5]))
                 )
+        session.flush()
+        for item in items:  # as the ratings queue would have
+            ratings.recompute_stats(session=session, content_id=item.id)
         session.commit()
         return viewer.email, ops.email, [i.id for i in items]
 

@@ -104,11 +104,13 @@ NEW_TITLE_SLOT = 2  # 0-based: the third place of a list goes to a title nobody 
 
 def _with_a_new_title(session: Session, doc: dict[str, Any], user_id: int) -> dict[str, Any]:
     """Items nobody has rated cannot be ranked by a model; give the newest one a place."""
-    shown = {entry["content"]["id"] for entry in doc["items"]}
+    # The stats lag the ratings a little: the user's own ratings are checked directly.
+    skip = {entry["content"]["id"] for entry in doc["items"]}
+    skip |= set(ratings.scores_for_user(session=session, user_id=user_id))
     fresh = [
         c
         for c in recommender.newest_unrated_titles(session=session, limit=10)
-        if c.id not in shown and (c.owner_id != user_id)
+        if c.id not in skip and c.owner_id != user_id
     ]
     if fresh and len(doc["items"]) > NEW_TITLE_SLOT:
         pick = fresh[user_id % len(fresh)]  # spread the new titles over users
