@@ -7,7 +7,9 @@ import sys
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
+from cli.demo import demo_group
 from cli.evaluate import eval_command
+from cli.imports import import_group
 from cli.jobs import jobs_group, retrain
 from cli.schedules import schedules_group
 from cli.session import unit_of_work
@@ -84,6 +86,8 @@ cli.add_command(jobs_group)
 cli.add_command(retrain)
 cli.add_command(schedules_group)
 cli.add_command(eval_command)
+cli.add_command(import_group)
+cli.add_command(demo_group)
 
 
 def main() -> None:
