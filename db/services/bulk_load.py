@@ -438,9 +438,11 @@ def _merge_ratings(session: Session, source: str, total: int) -> Counts:
     )
     upsert = _insert(session, ratings).from_select(
         ["user_id", "content_id", "score", "rated_at"],
-        select(
-            resolved.c.user_id, resolved.c.content_id, resolved.c.score, resolved.c.rated_at
-        ).where(true()),
+        select(resolved.c.user_id, resolved.c.content_id, resolved.c.score, resolved.c.rated_at)
+        .where(true())
+        # In key order the primary key's B-tree grows at its right edge instead
+        # of splitting pages all over.
+        .order_by(resolved.c.user_id, resolved.c.content_id),
     )
     upsert = upsert.on_conflict_do_update(
         index_elements=["user_id", "content_id"],
