@@ -58,7 +58,9 @@ def planted_ratings(
         affinity = user_vectors[rows] @ item_vectors.T
         keys = log_popularity + taste * affinity + rng.gumbel(size=affinity.shape)
         for j, user in enumerate(rows):
-            chosen = np.argpartition(-keys[j], per_user[user] - 1)[: per_user[user]]
+            # A copy, not a view: a view would keep the whole row's argpartition
+            # (n_items entries) alive for every user.
+            chosen = np.argpartition(-keys[j], per_user[user] - 1)[: per_user[user]].copy()
             users.append(np.full(len(chosen), user))
             items.append(chosen)
             truths.append(3.5 + user_bias[user] + item_bias[chosen] + 2.0 * affinity[j, chosen])
