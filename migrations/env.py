@@ -6,9 +6,17 @@ from alembic import context
 
 from db.engine import make_engine
 from db.models import Base
+from db.models.base import MIGRATION_ONLY_INDEXES
 
 config = context.config
 target_metadata = Base.metadata
+
+
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Keep autogenerate away from the per-dialect indexes migrations write by hand."""
+    return not (type_ == "index" and name in MIGRATION_ONLY_INDEXES)
 
 
 def run_migrations_offline() -> None:
@@ -17,6 +25,7 @@ def run_migrations_offline() -> None:
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -29,7 +38,10 @@ def run_migrations_online() -> None:
     with engine.connect() as connection:
         # Batch mode lets ALTERs work on SQLite, which cannot alter constraints in place.
         context.configure(
-            connection=connection, target_metadata=target_metadata, render_as_batch=True
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            include_object=include_object,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -30,10 +30,14 @@ def backoff_s(attempt: int, *, base: float = 1.0, cap: float = 60.0) -> float:
     return random.uniform(0, min(cap, base * 2**attempt))
 
 
-def job_task(type_name: str, **options: Any) -> Callable[[Body], Task]:
-    """A short job: the body's writes and the `succeeded` mark commit together."""
+def job_task(type_name: str, **options: Any) -> Callable[[Body], Body]:
+    """A short job: the body's writes and the `succeeded` mark commit together.
 
-    def decorate(body: Body) -> Task:
+    Registers the Celery task under the job type's name and returns the plain body, so
+    tests call it with a session; jobs are published by name, never through the object.
+    """
+
+    def decorate(body: Body) -> Body:
         def execute(job_id: int, args: dict[str, Any]) -> None:
             with session_factory()() as session:
                 result = body(session, args)
@@ -42,18 +46,17 @@ def job_task(type_name: str, **options: Any) -> Callable[[Body], Task]:
                 )
                 session.commit()
 
-        task = _register(type_name, execute, options)
-        task.body = body  # the plain function, for tests
-        return task
+        _register(type_name, execute, options)
+        return body
 
     return decorate
 
 
-def long_job_task(type_name: str, **options: Any) -> Callable[[LongBody], Task]:
+def long_job_task(type_name: str, **options: Any) -> Callable[[LongBody], LongBody]:
     """A long job (training, transcoding): the body opens short sessions of its own and
     holds none while it computes; it reports progress (0-1) as it goes."""
 
-    def decorate(body: LongBody) -> Task:
+    def decorate(body: LongBody) -> LongBody:
         def execute(job_id: int, args: dict[str, Any]) -> None:
             def progress(value: float) -> None:
                 with session_factory()() as session:
@@ -66,9 +69,8 @@ def long_job_task(type_name: str, **options: Any) -> Callable[[LongBody], Task]:
                 jobs.succeed(session=session, job=job, result=result)
                 session.commit()
 
-        task = _register(type_name, execute, options)
-        task.body = body
-        return task
+        _register(type_name, execute, options)
+        return body
 
     return decorate
 

@@ -24,6 +24,11 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 JsonDoc = JSON().with_variant(JSONB(), "postgresql")
 
 
+# Indexes that only migrations declare, because their SQL differs per dialect (a
+# trigram index, DESC NULLS LAST); autogenerate and schema checks leave them alone.
+MIGRATION_ONLY_INDEXES = frozenset({"ix_content_title_trgm", "ix_content_stats_bayesian"})
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

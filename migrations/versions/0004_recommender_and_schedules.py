@@ -203,16 +203,8 @@ def upgrade() -> None:
             batch_op.f("ix_similar_items_similar_id"), ["similar_id"], unique=False
         )
 
-    with op.batch_alter_table("content_stats", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_content_stats_bayesian"))
-
 
 def downgrade() -> None:
-    with op.batch_alter_table("content_stats", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_content_stats_bayesian"), ["rating_bayesian", "content_id"], unique=False
-        )
-
     with op.batch_alter_table("similar_items", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_similar_items_similar_id"))
         batch_op.drop_index(batch_op.f("ix_similar_items_model_version"))

@@ -46,7 +46,7 @@ def test_refresh_ranks_recent_activity(db_session: Session) -> None:
     )
     db_session.flush()
 
-    result = refresh_trending.body(db_session, {})
+    result = refresh_trending(db_session, {})
     assert result["day"] == {"events": 3, "items": 2}
     assert result["week"]["items"] == 3
 

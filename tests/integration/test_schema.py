@@ -13,11 +13,9 @@ from sqlalchemy.exc import IntegrityError
 from db.engine import make_engine
 from db.migrate import downgrade, upgrade
 from db.models import Base, Rating, User
+from db.models.base import MIGRATION_ONLY_INDEXES
 from tests import services
 from tests.factories import make_content, make_user
-
-# Indexes only migrations know about (written per dialect there).
-MIGRATION_ONLY_INDEXES = {"ix_content_title_trgm", "ix_content_stats_bayesian"}
 
 
 def _compared(obj: object, name: str | None, type_: str, reflected: bool, other: object) -> bool:
@@ -47,10 +45,27 @@ def test_migrations_round_trip_on_postgresql() -> None:
     try:
         upgrade(url)
         assert_schema_matches_models(url)
+        assert_migration_only_indexes(url)
         downgrade(url, "base")
         upgrade(url)
+        assert_migration_only_indexes(url)
     finally:
         services.drop_database(url)
+
+
+def assert_migration_only_indexes(url: str) -> None:
+    """The schema check skips these, so check here that the migrations left them in place."""
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        defs: dict[str, str] = dict(
+            conn.execute(
+                text("SELECT indexname, indexdef FROM pg_indexes WHERE indexname = ANY(:names)"),
+                {"names": sorted(MIGRATION_ONLY_INDEXES)},
+            ).all()
+        )
+    engine.dispose()
+    assert set(defs) == MIGRATION_ONLY_INDEXES
+    assert "rating_bayesian DESC NULLS LAST" in defs["ix_content_stats_bayesian"]
 
 
 @pytest.mark.parametrize("score", [0.0, 0.3, 2.3, 5.5, -1.0])
