@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load
@@ -15,7 +16,10 @@ def _bad_text(value: str) -> bool:
 def _find_bad_text(value: Any, path: str) -> str | None:
     if isinstance(value, str):
         return path if _bad_text(value) else None
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):  # JSON objects, and webargs' proxies of query strings
+        for key in value:
+            if isinstance(key, str) and _bad_text(key):
+                return f"{path}.(a key)" if path else "(a key)"
         items: Any = value.items()
     elif isinstance(value, list):
         items = enumerate(value)

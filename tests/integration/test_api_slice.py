@@ -272,3 +272,24 @@ def test_operator_retries_a_dead_job(client: FlaskClient, db_session: Session) -
     db_session.refresh(job)
     assert job.published_at is not None  # sent again after the commit
     assert client.post("/api/v1/jobs/987654/retry", headers=ops).status_code == 404
+
+
+def test_unstorable_text_in_a_query_string_is_422(client: FlaskClient) -> None:
+    # Found by the fuzzer: webargs hands query strings over as a proxy, not a dict.
+    response = client.get("/api/v1/content?q=a%00b")
+    assert response.status_code == 422
+    assert response.json["error"]["details"] == {"q": "contains characters that are not allowed"}
+
+
+def test_unstorable_text_in_a_nested_key_is_422(client: FlaskClient, db_session: Session) -> None:
+    admin = make_user(db_session, roles=("admin",))
+    response = client.post(
+        "/api/v1/admin/retrain",
+        json={"params": {"ok": {"bad\udc17key": 1}}},
+        headers=login(client, admin.email),
+    )
+    assert response.status_code == 422
+    assert response.json["error"]["details"] == {
+        "params.ok.(a key)": "contains characters that are not allowed"
+    }
+    assert db_session.query(Job).filter(Job.type == "recommender.retrain").count() == 0
