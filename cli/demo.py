@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -14,9 +15,12 @@ from cli.imports import load_with_progress
 from cli.session import unit_of_work
 from db.errors import InvalidInput
 from db.services import bulk_load
+from db.services import videos as videos_service
 from db.settings import Settings
+from db.storage import make_storage
 from workers.datasets.movielens import LAYOUTS, ML_LATEST, write_latest
 from workers.datasets.synthetic import DAY_S, DEFAULT_END, SyntheticCatalogue
+from workers.media.samples import make_sample_clip
 
 SOURCE = "demo"
 _COUNT = click.IntRange(1, 100_000_000)
@@ -33,9 +37,22 @@ def demo_group() -> None:
 @click.option("--users", default=1_000, show_default=True, type=_COUNT)
 @click.option("--ratings", default=30_000, show_default=True, type=_COUNT)
 @click.option("--seed", default=42, show_default=True, type=int)
+@click.option(
+    "--videos",
+    default=3,
+    show_default=True,
+    type=click.IntRange(0, 50),
+    help="sample clips (ffmpeg test patterns) for the first titles, queued for transcoding",
+)
 @click.pass_obj
 def seed(
-    settings: Settings, if_empty: bool, titles: int, users: int, ratings: int, seed: int
+    settings: Settings,
+    if_empty: bool,
+    titles: int,
+    users: int,
+    ratings: int,
+    seed: int,
+    videos: int,
 ) -> None:
     """Fill the catalogue with synthetic titles, users and ratings (source "demo").
 
@@ -59,6 +76,8 @@ def seed(
         user_label="Demo user",
         expected_rows=titles + ratings,
     )
+    if videos:
+        _sample_videos(settings, videos)
 
 
 @demo_group.command("export-movielens")
@@ -83,6 +102,19 @@ def export_movielens(
         f"wrote {titles} titles, {users} users and {ratings} ratings to {path} "
         f"in {time.monotonic() - started:.1f} s"
     )
+
+
+def _sample_videos(settings: Settings, count: int) -> None:
+    """Give the first demo titles without a video a short clip each, and queue them."""
+    with unit_of_work(settings) as session, tempfile.TemporaryDirectory() as tmp:
+        storage = make_storage(settings)
+        targets = videos_service.titles_without_video(session=session, source=SOURCE, limit=count)
+        for n, content_id in enumerate(targets):
+            clip = make_sample_clip(Path(tmp) / f"sample-{n}.mp4", pattern=n)
+            job = videos_service.add_local_source(
+                session=session, storage=storage, content_id=content_id, path=clip
+            )
+            click.echo(f"content {content_id}: sample video, transcode job {job.id} queued")
 
 
 def _catalogue(titles: int, users: int, ratings: int, seed: int, *, end: int) -> SyntheticCatalogue:

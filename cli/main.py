@@ -13,6 +13,7 @@ from cli.imports import import_group
 from cli.jobs import jobs_group, retrain
 from cli.schedules import schedules_group
 from cli.session import unit_of_work
+from cli.transcode import transcode_group
 from db.errors import DomainError
 from db.migrate import upgrade
 from db.models import ROLES
@@ -96,3 +97,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+cli.add_command(transcode_group)

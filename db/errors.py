@@ -32,3 +32,11 @@ class PermissionDenied(DomainError):
 
 class AuthenticationFailed(DomainError):
     code = "unauthorized"
+
+
+class TooLarge(DomainError):
+    code = "too_large"
+
+
+class UnsupportedMediaType(DomainError):
+    code = "unsupported_media_type"

@@ -21,6 +21,8 @@ JOB_TYPES: dict[str, JobType] = {
         JobType("trending.refresh", "cbrtl.trending.refresh", "default"),
         JobType("recommender.retrain", "cbrtl.recommender.retrain", "ml"),
         JobType("recommender.refresh_user", "cbrtl.recommender.refresh_user", "ml"),
+        JobType("media.transcode", "cbrtl.media.transcode", "media"),
+        JobType("media.expire_uploads", "cbrtl.media.expire_uploads", "default"),
     )
 }
 

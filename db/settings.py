@@ -9,10 +9,11 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from limits import parse_many
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "CBRTL_"
+S3_MIN_PART = 5 * 1024**2
 
 
 class ConfigError(Exception):
@@ -42,6 +43,16 @@ class Settings(BaseSettings):
     rate_limit_login_account: str = "5 per 15 minutes"
     rate_limit_register_ip: str = "10 per hour"
     rate_limit_upload_user: str = "60 per hour"
+    # Video uploads: the largest accepted source, the size of each resumable chunk
+    # (S3 wants at least 5 MiB for every part but the last), how long an unfinished
+    # upload may wait before it is cleaned up.
+    max_upload_bytes: int = Field(default=4 * 1024**3, ge=1)
+    upload_chunk_bytes: int = Field(default=8 * 1024**2, ge=64 * 1024, le=512 * 1024**2)
+    upload_ttl_s: int = Field(default=24 * 3600, ge=60)
+    # Playback: a CDN in front of the media bucket (public URLs), else signed URLs
+    # that live this long.
+    media_base_url: str | None = None
+    signed_url_ttl_s: int = Field(default=6 * 3600, ge=60, le=7 * 24 * 3600)
 
     @field_validator(
         "rate_limit_login_ip",
@@ -86,6 +97,21 @@ class Settings(BaseSettings):
             if parts.scheme not in {"file", "s3"} or (parts.scheme == "s3" and not parts.netloc):
                 raise ValueError("must be file:///path or s3://bucket[/prefix]")
         return value
+
+    @field_validator("upload_chunk_bytes")
+    @classmethod
+    def _chunk_fits_s3(cls, value: int, info: ValidationInfo) -> int:
+        storage = info.data.get("storage_url") or ""
+        if storage.startswith("s3:") and value < S3_MIN_PART:
+            raise ValueError("must be at least 5 MiB (5242880) when storage is S3")
+        return value
+
+    @field_validator("media_base_url")
+    @classmethod
+    def _media_base(cls, value: str | None) -> str | None:
+        if value and urlsplit(value).scheme not in {"http", "https"}:
+            raise ValueError("must be an http(s):// URL")
+        return value.rstrip("/") if value else None
 
     @property
     def resolved_database_url(self) -> str:

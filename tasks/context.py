@@ -20,6 +20,7 @@ from db.cache import make_cache
 from db.engine import make_engine, make_session_factory
 from db.services import ratings
 from db.settings import Settings, load_settings_or_exit
+from db.storage import Storage, make_storage
 
 
 @cache
@@ -40,6 +41,11 @@ def publisher() -> CeleryPublisher:
 @cache
 def cache_client() -> redis.Redis | None:
     return make_cache(settings())
+
+
+@cache
+def storage() -> Storage:
+    return make_storage(settings())
 
 
 @cache

@@ -26,6 +26,8 @@ from web.discovery.views import blp as discovery_blp
 from web.errors import ErrorEnvelope, register_error_handlers
 from web.health.views import blp as health_blp
 from web.jobs.views import blp as jobs_blp
+from web.media.files import blp as media_files_blp
+from web.media.views import blp as video_blp
 from web.rate_limits import init_rate_limits
 from web.runtime import EXTENSION, Runtime, close_db_session
 from web.security import init_security
@@ -88,8 +90,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         schedules_blp,
         recommendations_blp,
         models_blp,
+        video_blp,
     ):
         api.register_blueprint(blueprint, url_prefix=API_PREFIX)
+    app.register_blueprint(media_files_blp)  # players' files, outside the API document
     init_jwt(app, settings)
     init_rate_limits(app, settings)
     init_security(app, settings)

@@ -16,6 +16,8 @@ from db.errors import (
     InvalidInput,
     NotFound,
     PermissionDenied,
+    TooLarge,
+    UnsupportedMediaType,
 )
 
 log = logging.getLogger(__name__)
@@ -26,6 +28,8 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     Conflict: 409,
     PermissionDenied: 403,
     AuthenticationFailed: 401,
+    TooLarge: 413,
+    UnsupportedMediaType: 415,
 }
 
 CODE_BY_STATUS = {

@@ -15,12 +15,14 @@ settings = load_settings_or_exit()
 settings.data_dir.mkdir(parents=True, exist_ok=True)
 
 TASK_MODULES = [
+    "tasks.media",
     "tasks.outbox",
     "tasks.periodic",
     "tasks.ratings",
     "tasks.recommender",
     "tasks.schedules",
     "tasks.trending",
+    "tasks.uploads",
 ]
 app = Celery("cbrtl", include=TASK_MODULES)
 app.conf.update(celery_config(settings))
@@ -54,6 +56,12 @@ app.conf.update(
             "schedule": 300.0,
             "args": ("trending.refresh",),
             "options": {"queue": "default", "expires": 60.0},
+        },
+        "expire-uploads": {
+            "task": "cbrtl.periodic.enqueue",
+            "schedule": 3600.0,
+            "args": ("media.expire_uploads",),
+            "options": {"queue": "default", "expires": 600.0},
         },
     },
     beat_schedule_filename=str(settings.data_dir.resolve() / "celerybeat-schedule"),

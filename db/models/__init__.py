@@ -3,6 +3,7 @@
 from db.models.base import Base
 from db.models.content import Content, ContentStats, Genre, Trending, content_genres
 from db.models.jobs import JOB_STATUSES, Job
+from db.models.media import Upload, Video
 from db.models.preferences import GenrePreference
 from db.models.ratings import Rating
 from db.models.recommender import (
@@ -35,8 +36,10 @@ __all__ = [
     "SimilarItem",
     "TokenFamily",
     "Trending",
+    "Upload",
     "User",
     "UserRole",
+    "Video",
     "ViewingProgress",
     "content_genres",
 ]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     CheckConstraint,
@@ -17,6 +18,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from db.models.base import Base, BigId, UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from db.models.media import Video
 
 content_genres = Table(
     "content_genres",
@@ -52,6 +56,7 @@ class Content(Base):
 
     genres: Mapped[list[Genre]] = relationship(secondary=content_genres, lazy="selectin")
     stats: Mapped[ContentStats | None] = relationship(lazy="selectin", viewonly=True)
+    video: Mapped[Video | None] = relationship(lazy="selectin", viewonly=True)
 
     __table_args__ = (
         CheckConstraint("release_year IS NULL OR release_year BETWEEN 1870 AND 2200", name="year"),

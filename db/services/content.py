@@ -96,7 +96,8 @@ def list_content(
     return list(rows), int(total or 0)
 
 
-def _editable(session: Session, content_id: int, user_id: int, is_admin: bool) -> Content:
+def editable_content(*, session: Session, content_id: int, user_id: int, is_admin: bool) -> Content:
+    """The content, if this user may change it (its owner or an admin)."""
     content = get_content(session=session, content_id=content_id)
     if not is_admin and content.owner_id != user_id:
         raise PermissionDenied("Only the owner or an admin may change this content.")
@@ -111,7 +112,9 @@ def update_content(
     is_admin: bool,
     changes: dict[str, Any],
 ) -> Content:
-    content = _editable(session, content_id, user_id, is_admin)
+    content = editable_content(
+        session=session, content_id=content_id, user_id=user_id, is_admin=is_admin
+    )
     if "genres" in changes:
         content.genres = resolve_genres(session=session, names=changes.pop("genres"))
     for name in ("title", "description", "release_year"):
@@ -122,5 +125,5 @@ def update_content(
 
 
 def delete_content(*, session: Session, content_id: int, user_id: int, is_admin: bool) -> None:
-    _editable(session, content_id, user_id, is_admin)
+    editable_content(session=session, content_id=content_id, user_id=user_id, is_admin=is_admin)
     session.execute(delete(Content).where(Content.id == content_id))

@@ -162,6 +162,7 @@ class Api:
         self, method: str, path: str, token: str | None = None, **kw: Any
     ) -> requests.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers.update(kw.pop("headers", {}))
         return self.http.request(method, self.base + path, headers=headers, timeout=10, **kw)
 
     def token(self, email: str, password: str) -> str:

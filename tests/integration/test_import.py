@@ -305,6 +305,11 @@ def test_demo_seed_on_sqlite(tmp_path: Path) -> None:
         assert scalar(engine, "SELECT count(*) FROM content_stats WHERE rating_count > 0") > 30
         stats = scalar(engine, "SELECT sum(rating_count) FROM content_stats")
         assert stats == 1500
+        # Three sample clips, stored and queued for transcoding on the media queue.
+        assert scalar(engine, "SELECT count(*) FROM videos WHERE status = 'queued'") == 3
+        assert scalar(engine, "SELECT count(*) FROM jobs WHERE type = 'media.transcode'") == 3
+        sources = list((tmp_path / "media" / "sources").rglob("*"))
+        assert len([p for p in sources if p.is_file() and p.stat().st_size > 10_000]) == 3
 
         skipped = cbrtl(*args, **env)
         assert skipped.returncode == 0, skipped.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from db.models import Content
+from db.services.videos import status_of
 
 
 def content_document(
@@ -25,7 +26,7 @@ def content_document(
             "count": stats.rating_count if stats else 0,
             "bayesian": stats.rating_bayesian if stats else None,
         },
-        "video": {"status": "none"},
+        "video": {"status": status_of(content.video, content.video.job if content.video else None)},
         "your_rating": your_rating,
         "predicted_rating": predicted_rating,
     }

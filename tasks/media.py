@@ -1,0 +1,48 @@
+"""Transcodes on the media queue: source -> probe -> HLS ladder -> storage -> switch."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from db.errors import InvalidInput
+from tasks.context import storage
+from tasks.job_runner import long_job_task
+from tasks.media_io import record_failure, still_current, switch_to, throttled, upload_set
+from workers.media.hls import TranscodeFailed, transcode
+from workers.media.ladder import plan_ladder
+from workers.media.probe import UnplayableSource, probe
+
+
+@long_job_task("media.transcode", soft_time_limit=3000, time_limit=3300)
+def transcode_video(
+    job_id: int, args: dict[str, Any], progress: Callable[[float], None]
+) -> dict[str, Any]:
+    content_id, source_key = int(args["content_id"]), str(args["source_key"])
+    if not still_current(content_id, job_id):
+        return {"skipped": "a newer upload or transcode replaced this one"}
+    with tempfile.TemporaryDirectory(prefix=f"cbrtl-transcode-{job_id}-") as tmp:
+        source = storage().download(source_key, Path(tmp) / "source")
+        try:
+            info = probe(source)
+            output = transcode(
+                source,
+                info,
+                plan_ladder(info),
+                Path(tmp) / "out",
+                on_progress=throttled(progress, low=0.05, high=0.9),
+            )
+        except (UnplayableSource, TranscodeFailed) as error:  # retrying cannot help
+            record_failure(content_id, job_id, error.reason)
+            raise InvalidInput(error.reason) from error
+        prefix = f"videos/{content_id}/j{job_id}"
+        upload_set(Path(tmp) / "out", output, prefix)
+    progress(0.95)
+    switch_to(content_id, job_id, prefix, info, output)
+    return {
+        "prefix": prefix,
+        "renditions": [r.name for r in output.renditions],
+        "duration_s": info.duration_s,
+    }

@@ -1,0 +1,83 @@
+"""The transcode's glue to storage and the database: fetch a source, publish a set."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from db.media_types import cache_control_for, content_type_for
+from db.services import videos
+from db.storage import FileToPut
+from tasks.context import session_factory, storage
+from workers.media.hls import LadderOutput
+from workers.media.probe import SourceInfo
+
+PROGRESS_EVERY_S = 1.0
+
+
+def throttled(
+    report: Callable[[float], None], *, low: float, high: float
+) -> Callable[[float], None]:
+    """Map an engine's 0-1 onto [low, high] of the job, writing at most once a second."""
+    last = [float("-inf"), -1.0]
+
+    def on_progress(fraction: float) -> None:
+        now, value = time.monotonic(), low + (high - low) * min(max(fraction, 0.0), 1.0)
+        if value > last[1] and (now - last[0] >= PROGRESS_EVERY_S or fraction >= 1.0):
+            last[:] = [now, value]
+            report(round(value, 4))
+
+    return on_progress
+
+
+def still_current(content_id: int, job_id: int) -> bool:
+    with session_factory()() as session:
+        return videos.is_current(session=session, content_id=content_id, job_id=job_id)
+
+
+def record_failure(content_id: int, job_id: int, reason: str) -> None:
+    with session_factory()() as session:
+        videos.record_failure(session=session, content_id=content_id, job_id=job_id, reason=reason)
+        session.commit()
+
+
+def upload_set(out_dir: Path, output: LadderOutput, prefix: str) -> None:
+    """Put every file under `prefix` (job-scoped): a rerun first clears what a killed
+    attempt left there, so the set is whole or not switched to at all."""
+    storage().delete_prefix(prefix)
+    files = [
+        FileToPut(
+            key=f"{prefix}/{name}",
+            path=out_dir / name,
+            content_type=content_type_for(name),
+            cache_control=cache_control_for(name),
+        )
+        for name in output.files
+    ]
+    storage().put_files(files)
+
+
+def switch_to(
+    content_id: int, job_id: int, prefix: str, info: SourceInfo, output: LadderOutput
+) -> None:
+    published = videos.PublishedSet(
+        prefix=prefix,
+        master_key=f"{prefix}/{output.master}",
+        poster_key=f"{prefix}/{output.poster}",
+        thumbnail_keys=[f"{prefix}/{t}" for t in output.thumbnails],
+        renditions=[
+            {"name": r.name, "width": r.width, "height": r.height, "bitrate": r.bandwidth}
+            for r in output.renditions
+        ],
+        width=info.width,
+        height=info.height,
+        duration_s=info.duration_s,
+    )
+    with session_factory()() as session:
+        unused = videos.publish(
+            session=session, content_id=content_id, job_id=job_id, published=published
+        )
+        session.commit()
+    if unused:  # the replaced set, or ours if a newer job took over meanwhile
+        storage().delete_prefix(unused)

@@ -1,0 +1,43 @@
+"""Video rows -> the video document of API.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from db.models import Job, Video
+from db.services.videos import status_of
+from web.media.urls import direct_url, playlist_url
+
+RENDITION_FIELDS = ("name", "width", "height", "bitrate")
+
+
+def video_document(video: Video | None, job: Job | None) -> dict[str, Any]:
+    status = status_of(video, job)
+    document: dict[str, Any] = {
+        "status": status,
+        "progress": 1.0 if status == "ready" else (job.progress if job is not None else 0.0),
+        "error": None,
+        "renditions": [],
+        "master_url": None,
+        "poster_url": None,
+        "thumbnail_urls": [],
+        "width": None,
+        "height": None,
+        "job_id": job.id if job is not None else None,
+    }
+    if status == "failed":
+        document["error"] = (video.error if video else None) or (job.error if job else None)
+    if video is None or video.master_key is None:
+        return document
+    # The last published set keeps playing while a new upload or transcode runs.
+    document.update(
+        renditions=[
+            {k: r[k] for k in ("name", "width", "height", "bitrate")} for r in video.renditions
+        ],
+        master_url=playlist_url(video.master_key),
+        poster_url=direct_url(video.poster_key) if video.poster_key else None,
+        thumbnail_urls=[direct_url(k) for k in video.thumbnail_keys],
+        width=video.width,
+        height=video.height,
+    )
+    return document
