@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from db.errors import InvalidInput
 from tasks.context import storage
 from tasks.job_runner import long_job_task
-from tasks.media_io import record_failure, still_current, switch_to, throttled, upload_set
+from tasks.media_io import (
+    record_failure,
+    still_current,
+    switch_to,
+    throttled,
+    upload_set,
+    working_folder,
+)
 from workers.media.hls import TranscodeFailed, transcode
 from workers.media.ladder import plan_ladder
 from workers.media.probe import UnplayableSource, probe
@@ -23,22 +28,22 @@ def transcode_video(
     content_id, source_key = int(args["content_id"]), str(args["source_key"])
     if not still_current(content_id, job_id):
         return {"skipped": "a newer upload or transcode replaced this one"}
-    with tempfile.TemporaryDirectory(prefix=f"cbrtl-transcode-{job_id}-") as tmp:
-        source = storage().download(source_key, Path(tmp) / "source")
+    with working_folder(job_id) as tmp:
+        source = storage().download(source_key, tmp / "source")
         try:
             info = probe(source)
             output = transcode(
                 source,
                 info,
                 plan_ladder(info),
-                Path(tmp) / "out",
+                tmp / "out",
                 on_progress=throttled(progress, low=0.05, high=0.9),
             )
         except (UnplayableSource, TranscodeFailed) as error:  # retrying cannot help
             record_failure(content_id, job_id, error.reason)
             raise InvalidInput(error.reason) from error
         prefix = f"videos/{content_id}/j{job_id}"
-        upload_set(Path(tmp) / "out", output, prefix)
+        upload_set(tmp / "out", output, prefix)
     progress(0.95)
     switch_to(content_id, job_id, prefix, info, output)
     return {

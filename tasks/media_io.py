@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from db.media_types import cache_control_for, content_type_for
@@ -29,6 +32,17 @@ def throttled(
             report(round(value, 4))
 
     return on_progress
+
+
+@contextmanager
+def working_folder(job_id: int) -> Iterator[Path]:
+    """A temporary folder for one job, removed however the job ends. A worker killed
+    mid-transcode cannot clean up, so the job's rerun removes what it left."""
+    prefix = f"cbrtl-transcode-{job_id}-"
+    for stale in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix=prefix) as folder:
+        yield Path(folder)
 
 
 def still_current(content_id: int, job_id: int) -> bool:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,7 +34,8 @@ def on_services(tmp_path: Path, moto: services.MotoServer) -> Iterator[Platform]
             CBRTL_DATABASE_URL=database,
             CBRTL_BROKER_URL=f"{services.AMQP_BASE}/{vhost}",
             CBRTL_REDIS_URL=services.REDIS_URL,
-            CBRTL_STORAGE_URL="s3://cbrtl-test/e2e",
+            # Ids restart in every fresh database: keys must not meet another test's.
+            CBRTL_STORAGE_URL=f"s3://cbrtl-test/e2e-{uuid.uuid4().hex[:8]}",
             CBRTL_S3_ENDPOINT_URL=moto.endpoint_url,
             CBRTL_SECRET_KEY="e2e-secret-key-that-is-long-enough-for-hs256",
             # Counters live in the shared Redis; limits have tests of their own.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,6 @@ from db.engine import make_engine
 from tests.e2e.processes import Api, Platform
 from tests.factories import PASSWORD, make_content, make_user
 from tests.services import wait_for
-
-BUCKET, PREFIX = "cbrtl-test", "e2e"
 
 
 def make_clip(path: Path, *, size: str, seconds: int, audio: bool = True) -> Path:
@@ -100,10 +99,12 @@ def wait_for_video(
     return seen
 
 
-def published_prefixes(endpoint: str, content_id: int) -> set[str]:
-    s3 = boto3.client("s3", endpoint_url=endpoint)
+def published_prefixes(platform: Platform, content_id: int) -> set[str]:
+    """The job folders under videos/{content_id}/ in the platform's bucket."""
+    bucket, root = platform.env["CBRTL_STORAGE_URL"].removeprefix("s3://").split("/", 1)
+    s3 = boto3.client("s3", endpoint_url=platform.env["CBRTL_S3_ENDPOINT_URL"])
     pages = s3.get_paginator("list_objects_v2").paginate(
-        Bucket=BUCKET, Prefix=f"{PREFIX}/videos/{content_id}/"
+        Bucket=bucket, Prefix=f"{root}/videos/{content_id}/"
     )
     keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
     return {k.split("/")[3] for k in keys}
@@ -152,7 +153,7 @@ def test_upload_transcode_play_and_replace(
     assert api.call("GET", f"/content/{content_id}").json()["duration_s"] == pytest.approx(
         9, abs=0.5
     )
-    first = published_prefixes(on_services.env["CBRTL_S3_ENDPOINT_URL"], content_id)
+    first = published_prefixes(on_services, content_id)
     assert first == {f"j{job['id']}"}
 
     # Re-transcoding replaces the set: the old one plays until the switch, then is gone.
@@ -166,9 +167,7 @@ def test_upload_transcode_play_and_replace(
         timeout=240,
         what="the re-transcode",
     )
-    assert published_prefixes(on_services.env["CBRTL_S3_ENDPOINT_URL"], content_id) == {
-        f"j{again.json()['job']['id']}"
-    }
+    assert published_prefixes(on_services, content_id) == {f"j{again.json()['job']['id']}"}
     replaced = api.call("GET", f"/content/{content_id}/video").json()
     assert replaced["master_url"] != video["master_url"]
     assert requests.get(replaced["master_url"], timeout=10).status_code == 200
@@ -222,8 +221,9 @@ def test_worker_killed_mid_transcode_publishes_one_complete_set(
     assert video["status"] == "ready", video
     finished = api.call("GET", f"/jobs/{job['id']}", token).json()
     assert (finished["status"], finished["attempts"]) == ("succeeded", 2)
-    endpoint = on_services.env["CBRTL_S3_ENDPOINT_URL"]
-    assert published_prefixes(endpoint, content_id) == {f"j{job['id']}"}
+    # The killed attempt's working folder went with the rerun; the rerun cleaned its own.
+    assert list(Path(tempfile.gettempdir()).glob(f"cbrtl-transcode-{job['id']}-*")) == []
+    assert published_prefixes(on_services, content_id) == {f"j{job['id']}"}
     # Complete: every segment every media playlist names is there and plays.
     streams = ffprobe_streams(video["master_url"])
     assert sorted({s["height"] for s in streams if s["codec_type"] == "video"}) == [
