@@ -75,51 +75,54 @@ def ladder_command(
     segment_s: float = 4.0,
     preset: str = "veryfast",
     threads: int = 0,
+    images: bool = True,
 ) -> list[str]:
     """The ffmpeg argv that writes the ladder, poster and thumbnails into out_dir.
 
-    Creates out_dir/thumbs (the image2 muxer makes no folders; hls does)."""
-    if not rungs:
-        raise ValueError("a ladder needs at least one rung")
+    images=False leaves out the poster and thumbnails, and rungs=[] the ladder (the
+    benchmark runs the parts in separate processes). Creates out_dir/thumbs: the
+    image2 muxer makes no folders (hls does)."""
+    if not rungs and not images:
+        raise ValueError("nothing to write: no rungs and no images")
     out = Path(out_dir).resolve()
     if "%" in str(out):
         raise ValueError("out_dir must not contain '%' (ffmpeg reads it as a pattern)")
-    (out / THUMBS_DIR).mkdir(parents=True, exist_ok=True)
-    n = len(rungs)
     fps = output_fps(info)
-    poster_w, poster_h = fit_within(info.width, info.height, POSTER_LONG_SIDE)
-    thumb_w, thumb_h = fit_within(info.width, info.height, THUMB_LONG_SIDE)
-    interval = Fraction(round(thumbnail_interval_s(info.duration_s) * 1000), 1000)
-    jpeg = "out_range=full,setsar=1,format=yuv420p"
-    graph = [
-        f"[0:V:0]fps={fps.numerator}/{fps.denominator},split={n + 2}"
-        + "".join(f"[s{i}]" for i in range(n))
-        + "[sp][st]",
-        *(f"[s{i}]scale={r.width}:{r.height},setsar=1,format=yuv420p[v{i}]"
-          for i, r in enumerate(rungs)),
-        f"[sp]trim=start={POSTER_AT * info.duration_s:.3f},trim=end_frame=1,"
-        f"scale={poster_w}:{poster_h}:{jpeg}[poster]",
-        f"[st]fps={interval.denominator}/{interval.numerator},"
-        f"scale={thumb_w}:{thumb_h}:{jpeg}[thumbs]",
-    ]  # fmt: skip
-    if info.has_audio:
+    branches = [f"[s{i}]" for i in range(len(rungs))] + (["[sp]", "[st]"] if images else [])
+    graph = [f"[0:V:0]fps={fps.numerator}/{fps.denominator},split={len(branches)}"
+             + "".join(branches)]  # fmt: skip
+    graph += [
+        f"[s{i}]scale={r.width}:{r.height},setsar=1,format=yuv420p[v{i}]"
+        for i, r in enumerate(rungs)
+    ]
+    if rungs and info.has_audio:
         # Gaps filled with silence so audio stays in sync across segments.
         graph.append(
-            "[0:a:0]aresample=async=1:first_pts=0,asplit="
-            + f"{n}"
-            + "".join(f"[a{i}]" for i in range(n))
+            f"[0:a:0]aresample=async=1:first_pts=0,asplit={len(rungs)}"
+            + "".join(f"[a{i}]" for i in range(len(rungs)))
         )
-    # Frames in two segments at the highest rate we output: only forced keyframes.
-    gop = math.ceil(2 * segment_s * MAX_FPS)
-    argv = ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-loglevel", "warning",
+    outputs: list[str] = []
+    if rungs:
+        outputs += _ladder_output(info, rungs, out, segment_s, preset, threads)
+    if images:
+        (out / THUMBS_DIR).mkdir(parents=True, exist_ok=True)
+        graph += _image_branches(info)
+        outputs += _image_outputs(out)
+    return ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-loglevel", "warning",
             "-progress", "pipe:1", "-nostats",
             *INPUT_OPTIONS, "-i", input_url(source),
-            "-filter_complex", ";".join(graph)]  # fmt: skip
-    for i in range(n):
-        argv += ["-map", f"[v{i}]"]
+            "-filter_complex", ";".join(graph), *outputs]  # fmt: skip
+
+
+def _ladder_output(
+    info: SourceInfo, rungs: list[Rung], out: Path, segment_s: float, preset: str, threads: int
+) -> list[str]:
+    """Output options of the one HLS output holding every rung."""
+    argv = [arg for i in range(len(rungs)) for arg in ("-map", f"[v{i}]")]
     if info.has_audio:
-        for i in range(n):
-            argv += ["-map", f"[a{i}]"]
+        argv += [arg for i in range(len(rungs)) for arg in ("-map", f"[a{i}]")]
+    # Frames in two segments at the highest rate we output: only forced keyframes.
+    gop = math.ceil(2 * segment_s * MAX_FPS)
     argv += ["-map_metadata", "-1", "-map_chapters", "-1",
              "-c:v", "libx264", "-preset", preset,
              "-sc_threshold", "0", "-g", str(gop), "-forced-idr", "1",
@@ -140,18 +143,39 @@ def ladder_command(
     stream_map = " ".join(
         f"v:{i},{f'a:{i},' if info.has_audio else ''}name:{r.name}" for i, r in enumerate(rungs)
     )
-    argv += ["-max_muxing_queue_size", "1024",
-             "-f", "hls", "-hls_time", f"{segment_s:g}", "-hls_playlist_type", "vod",
-             "-hls_segment_type", "mpegts", "-hls_flags", "independent_segments",
-             "-hls_segment_filename", str(out / "%v" / "seg_%05d.ts"),
-             "-master_pl_name", MASTER, "-var_stream_map", stream_map,
-             str(out / "%v" / "index.m3u8")]  # fmt: skip
-    jpeg_out = ["-map_metadata", "-1", "-c:v", "mjpeg", "-strict", "unofficial"]
-    argv += ["-map", "[poster]", *jpeg_out, "-q:v", "2", "-frames:v", "1", "-update", "1",
-             str(out / POSTER)]  # fmt: skip
-    argv += ["-map", "[thumbs]", *jpeg_out, "-q:v", "5", "-start_number", "1",
-             str(out / THUMBS_DIR / "%04d.jpg")]  # fmt: skip
-    return argv
+    return [*argv, "-max_muxing_queue_size", "1024",
+            "-f", "hls", "-hls_time", f"{segment_s:g}", "-hls_playlist_type", "vod",
+            "-hls_segment_type", "mpegts", "-hls_flags", "independent_segments",
+            "-hls_segment_filename", str(out / "%v" / "seg_%05d.ts"),
+            "-master_pl_name", MASTER, "-var_stream_map", stream_map,
+            str(out / "%v" / "index.m3u8")]  # fmt: skip
+
+
+def _image_branches(info: SourceInfo) -> list[str]:
+    """The poster (one frame 10% in) and thumbnails (one every interval) from the
+    split's [sp] and [st], full-range 4:2:0 for JPEG."""
+    poster_w, poster_h = fit_within(info.width, info.height, POSTER_LONG_SIDE)
+    thumb_w, thumb_h = fit_within(info.width, info.height, THUMB_LONG_SIDE)
+    interval = Fraction(round(thumbnail_interval_s(info.duration_s) * 1000), 1000)
+    jpeg = "out_range=full,setsar=1,format=yuv420p"
+    # trim, not select: the poster branch ends after its frame instead of
+    # discarding every later one.
+    return [
+        f"[sp]trim=start={POSTER_AT * info.duration_s:.3f},trim=end_frame=1,"
+        f"scale={poster_w}:{poster_h}:{jpeg}[poster]",
+        f"[st]fps={interval.denominator}/{interval.numerator},"
+        f"scale={thumb_w}:{thumb_h}:{jpeg}[thumbs]",
+    ]
+
+
+def _image_outputs(out: Path) -> list[str]:
+    # mjpeg wants yuvj420p unless told that full-range yuv420p is fine (it is the same
+    # data, without swscale's "deprecated pixel format" warnings).
+    jpeg = ["-map_metadata", "-1", "-c:v", "mjpeg", "-strict", "unofficial"]
+    return ["-map", "[poster]", *jpeg, "-q:v", "2", "-frames:v", "1", "-update", "1",
+            str(out / POSTER),
+            "-map", "[thumbs]", *jpeg, "-q:v", "5", "-start_number", "1",
+            str(out / THUMBS_DIR / "%04d.jpg")]  # fmt: skip
 
 
 def transcode(

@@ -56,21 +56,29 @@ def stream_inf(master: Path) -> dict[str, dict[str, str]]:
     return variants
 
 
-def ffmpeg_children() -> list[int]:
-    """ffmpeg processes whose parent is this test process, from /proc (zombies
-    included: a child nobody reaped is left behind too)."""
+def ffmpeg_children(parent: int | None = None) -> list[int]:
+    """ffmpeg processes whose parent is `parent` (this test process by default), from
+    /proc; zombies count: a child nobody reaped is left behind too."""
+    parent = os.getpid() if parent is None else parent
     found = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
-        try:
-            stat = Path(entry.path, "stat").read_text()
-        except OSError:
-            continue
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        if name == "ffmpeg" and int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid():
+        state = process_state(int(entry.name))
+        if state and state[0] == "ffmpeg" and state[2] == parent:
             found.append(int(entry.name))
     return found
+
+
+def process_state(pid: int) -> tuple[str, str, int] | None:
+    """(name, state letter, parent pid) of a process, None when it has gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    name = stat[stat.index("(") + 1 : stat.rindex(")")]
+    state, ppid = stat[stat.rindex(")") + 2 :].split()[:2]
+    return name, state, int(ppid)
 
 
 class Transcoded:

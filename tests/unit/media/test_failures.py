@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import re
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +14,7 @@ from types import FrameType
 
 import pytest
 
-from tests.unit.media.helpers import ffmpeg_children, ffprobe
+from tests.unit.media.helpers import ffmpeg_children, ffprobe, process_state
 from workers.media.hls import TranscodeFailed, ladder_command, transcode
 from workers.media.ladder import Rung, plan_ladder
 from workers.media.probe import SourceInfo, probe
@@ -84,6 +86,49 @@ def test_a_signal_handlers_exception_stops_ffmpeg(clips: dict[str, Path], tmp_pa
         signal.signal(signal.SIGALRM, previous)
 
 
+WORKER = """
+import sys
+from pathlib import Path
+from workers.media.hls import transcode
+from workers.media.ladder import plan_ladder
+from workers.media.probe import probe
+
+source = Path(sys.argv[1])
+info = probe(source)
+transcode(source, info, plan_ladder(info), Path(sys.argv[2]),
+          on_progress=lambda fraction: print("running", flush=True))
+"""
+
+
+def test_a_worker_killed_outright_takes_ffmpeg_with_it(
+    clips: dict[str, Path], tmp_path: Path
+) -> None:
+    # Celery's hard time limit SIGKILLs the pool process: nothing of ours runs then.
+    # ffmpeg goes by PR_SET_PDEATHSIG (and, a moment later, by its broken progress pipe).
+    worker = subprocess.Popen(
+        [sys.executable, "-c", WORKER, str(clips["landscape"]), str(tmp_path)],
+        stdout=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[3],
+    )
+    assert worker.stdout is not None
+    try:
+        assert worker.stdout.readline() == b"running\n"
+        orphans = ffmpeg_children(worker.pid)
+        assert len(orphans) == 1
+    finally:
+        worker.kill()
+        worker.wait()
+        worker.stdout.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        state = process_state(orphans[0])
+        if state is None or state[0] != "ffmpeg" or state[1] == "Z":
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail(f"ffmpeg {orphans[0]} outlived its killed parent")
+
+
 def test_a_timeout_fails_with_a_reason(clips: dict[str, Path], tmp_path: Path) -> None:
     source, info, rungs = _start(clips)
     with pytest.raises(TranscodeFailed) as caught:
@@ -145,6 +190,14 @@ def test_ladder_command_is_one_ffmpeg_decoding_once(clips: dict[str, Path], tmp_
     silent = ladder_command(clips["no_audio"], quiet, plan_ladder(quiet), tmp_path)
     assert "a:" not in silent[silent.index("-var_stream_map") + 1]
     assert "[0:a:0]" not in silent[silent.index("-filter_complex") + 1]
+    ladder_only = ladder_command(source, info, rungs, tmp_path, images=False)
+    assert "split=5" in ladder_only[ladder_only.index("-filter_complex") + 1]
+    assert not any(arg.endswith(".jpg") for arg in ladder_only)
+    images_only = ladder_command(source, info, [], tmp_path)
+    assert "-var_stream_map" not in images_only
+    assert "split=2" in images_only[images_only.index("-filter_complex") + 1]
+    with pytest.raises(ValueError, match="nothing to write"):
+        ladder_command(source, info, [], tmp_path, images=False)
 
 
 def test_out_dir_must_not_look_like_a_pattern(clips: dict[str, Path], tmp_path: Path) -> None:
