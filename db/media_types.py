@@ -7,7 +7,7 @@ from pathlib import PurePosixPath
 TYPES = {
     ".m3u8": "application/vnd.apple.mpegurl",
     ".ts": "video/mp2t",
-    ".m4s": "video/iso.segment",
+    ".m4s": "video/mp4",
     ".mp4": "video/mp4",
     ".jpg": "image/jpeg",
     ".jpeg": "image/jpeg",
@@ -15,6 +15,7 @@ TYPES = {
     ".vtt": "text/vtt",
 }
 IMMUTABLE = "public, max-age=31536000, immutable"
+SHORT = "public, max-age=60"
 MASTER_NAME = "master.m3u8"
 
 
@@ -26,6 +27,7 @@ def cache_control_for(key: str) -> str:
     # Every file lives under a job-scoped prefix that is never rewritten, so all of it
     # may be cached for good; the master gets a short life so that a player asking by
     # a stable URL after a re-transcode is not stuck on a deleted set.
-    if PurePosixPath(key).name == MASTER_NAME:
-        return "public, max-age=60"
+    path = PurePosixPath(key)
+    if path.name == MASTER_NAME or path.suffix.lower() not in TYPES:
+        return SHORT
     return IMMUTABLE

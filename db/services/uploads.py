@@ -17,14 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.errors import Conflict, InvalidInput, NotFound, TooLarge, UnsupportedMediaType
-from db.media_sniff import looks_like_video
+from db.media_sniff import HEAD_BYTES, looks_like_video
 from db.models import Job, Upload
 from db.models.base import utcnow
 from db.services import videos
 from db.services.content import editable_content
 from db.storage import Storage
-
-SNIFF_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -144,7 +142,7 @@ def write_chunk(
             details={"content_range": f"chunks of {upload.chunk_size} bytes"},
         )
     if start == 0:
-        head = body.read(SNIFF_BYTES)
+        head = body.read(HEAD_BYTES)
         body.seek(0)
         if not looks_like_video(head):
             raise UnsupportedMediaType(

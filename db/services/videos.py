@@ -16,7 +16,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from db.errors import Conflict, UnsupportedMediaType
-from db.media_sniff import looks_like_video
+from db.media_sniff import HEAD_BYTES, looks_like_video
 from db.media_types import content_type_for
 from db.models import Content, Job, Video
 from db.services import jobs
@@ -105,7 +105,7 @@ def queue_transcode(
 def add_local_source(*, session: Session, storage: Storage, content_id: int, path: Path) -> Job:
     """Store a file from this machine as the title's source and queue its transcode."""
     with path.open("rb") as source:
-        if not looks_like_video(source.read(4096)):
+        if not looks_like_video(source.read(HEAD_BYTES)):
             raise UnsupportedMediaType(
                 f"{path.name} is not a video file.", details={"file": "not a video"}
             )

@@ -9,7 +9,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from workers.media.sniff import HEAD_BYTES, looks_like_video
+from db.media_sniff import HEAD_BYTES, looks_like_video
 
 MAX_SIDE = 8192
 MIN_SIDE = 16

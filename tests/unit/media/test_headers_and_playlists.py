@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from db.media_types import cache_control_for, content_type_for
 from workers.media import playlists
-from workers.media.content_types import cache_control_for, content_type_for
 from workers.media.ladder import output_fps
 from workers.media.probe import SourceInfo
 

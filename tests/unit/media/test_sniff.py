@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from db.media_sniff import HEAD_BYTES, looks_like_video
 from tests.unit.media.helpers import ffmpeg
-from workers.media.sniff import HEAD_BYTES, looks_like_video
 
 VIDEO = ["-f", "lavfi", "-i", "testsrc2=size=64x64:rate=10:duration=0.5"]
 AUDIO = ["-f", "lavfi", "-i", "sine=d=0.5"]
