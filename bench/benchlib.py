@@ -1,7 +1,7 @@
 """Shared harness of the bench/ scripts: throw-away PostgreSQL database and RabbitMQ
-vhost, child processes stopped by their own ids, cleanup on every exit path, gunicorn
-and Celery worker start-up, seeding, HTTP helpers, the wrk load client and the
-machine description.
+vhost, a moto S3 server, child processes stopped by their own ids, cleanup on every
+exit path, gunicorn and Celery worker start-up, seeding, HTTP helpers, the wrk load
+client and the machine description.
 
 Scripts run as `python bench/<script>.py`, so this folder is on `sys.path` and they
 `import benchlib`. Importing this module puts the checkout it sits in first on
@@ -164,6 +164,47 @@ def tail(path: Path, lines: int = 30) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
+
+
+# --------------------------------------------------------------------------- S3 (moto)
+
+# boto3 wants credentials even for moto; the bench's only S3 is a local moto server,
+# so it gets the tests' fake ones, never real ones.
+FAKE_AWS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@contextlib.contextmanager
+def moto_s3(procs: Processes, bucket: str, log_path: Path) -> Iterator[str]:
+    """A moto S3 server on a loopback port over HTTP (as tests/services.py starts it)
+    with `bucket` created; yields the endpoint URL, stops the server on the way out."""
+    import boto3
+
+    os.environ.update(FAKE_AWS)
+    port = free_port()
+    exe = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
+    argv = [exe, "-H", "127.0.0.1", "-p", str(port)]
+    proc = procs.start("moto S3", argv, env=dict(os.environ), log_path=log_path)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"moto exited ({proc.returncode}):\n{tail(log_path)}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"moto not up after 30 s:\n{tail(log_path)}") from None
+                time.sleep(0.1)
+        endpoint = f"http://127.0.0.1:{port}"
+        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=bucket)
+        yield endpoint
+    finally:
+        procs.stop(proc)
 
 
 # --------------------------------------------------------------------------- PostgreSQL / RabbitMQ

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""The HLS ladder in one ffmpeg pass versus one process per rung, and the media engine
-versus the plain ffmpeg command it runs.
+"""The HLS ladder in one ffmpeg pass versus one process per rung, and the whole
+transcode pipeline (media engine + publish to S3) versus the plain ffmpeg command it runs.
 
     .venv/bin/python bench/transcode_ladder.py [--seconds 20] [--reps 3] [--json out.json]
 
@@ -16,16 +16,25 @@ interleaved (the order rotates each round) and the median of each reported:
                one more for the poster and thumbnails, sequentially; (b) rungs is
                the rung processes alone.
 engine         `probe` + `plan_ladder` + `transcode` (progress parsing, stderr
-               thread, master rewrite with measured bandwidths), plus `publish`
-               when one is given (see engine_run; the S3 upload plugs in there).
+               thread, master rewrite with measured bandwidths), nothing published.
+pipeline       the same, then the set published the way the transcode job does it:
+               `tasks.media_io.publish_set` (delete the job's prefix, then
+               `put_files` of `files_to_put`: content types and cache headers from
+               `db.media_types`, parallel uploads) into a `db.storage.S3Storage` made
+               by `make_storage` for `s3://<bucket>/media`, on a moto S3 server this
+               script starts on a loopback port (HTTP) and stops at the end. The
+               publish step is also timed alone ("publish only"). After each
+               pipeline run, outside the timing, the keys and the master's headers
+               are checked and the prefix is deleted (moto keeps objects in memory).
 
-Goals: (b)/(a) >= 1.2 and engine/(a) <= 1.15.
+Goals: (b)/(a) >= 1.2 and pipeline/(a) <= 1.15.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import tempfile
@@ -36,13 +45,19 @@ from typing import Any
 
 import benchlib  # puts this checkout first on sys.path
 
+from db.media_types import MASTER_NAME, cache_control_for, content_type_for
+from db.settings import Settings
+from db.storage import S3Storage, make_storage
+from tasks.media_io import publish_set
 from workers.media.hls import LadderOutput, ladder_command, transcode
 from workers.media.ladder import plan_ladder
 from workers.media.probe import SourceInfo, probe
 
 GOAL_PER_RUNG = 1.2
 GOAL_ENGINE = 1.15
+BUCKET = "cbrtl-bench"
 Publish = Callable[[Path, LadderOutput], None]
+Variant = Callable[[Path, SourceInfo, Path], dict[str, float]]
 
 
 def make_source(path: Path, seconds: float) -> None:
@@ -90,33 +105,91 @@ def engine(source: Path, info: SourceInfo, out: Path) -> dict[str, float]:
     return {}
 
 
-VARIANTS: dict[str, Callable[[Path, SourceInfo, Path], dict[str, float]]] = {
-    "one_pass": one_pass,
-    "per_rung": per_rung,
-    "engine": engine,
-}
+class S3Target:
+    """Where the pipeline variant publishes: the job's publisher into the moto bucket,
+    one job-like prefix per run (as `videos/<content>/j<job>` in tasks/media.py)."""
+
+    def __init__(self, store: S3Storage) -> None:
+        self.store = store
+        self.count = 0
+        self.last: tuple[str, list[str]] | None = None
+
+    def publish(self, out: Path, output: LadderOutput) -> None:
+        self.count += 1
+        prefix = f"videos/1/j{self.count}"
+        publish_set(self.store, out, output, prefix)
+        self.last = (prefix, list(output.files))
+
+    def check_and_clear(self) -> None:
+        """Untimed: every file is there with the job's headers; then free moto's memory."""
+        assert self.last is not None
+        prefix, files = self.last
+        keys = self.store.list_keys(prefix + "/")
+        if sorted(keys) != sorted(f"{prefix}/{name}" for name in files):
+            raise RuntimeError(f"published {len(keys)} keys under {prefix}, not {len(files)}")
+        for name in (MASTER_NAME, files[-1]):
+            head = self.store.client.head_object(
+                Bucket=self.store.bucket, Key=self.store._key(f"{prefix}/{name}")
+            )
+            want = (content_type_for(name), cache_control_for(name))
+            if (head.get("ContentType"), head.get("CacheControl")) != want:
+                raise RuntimeError(f"{name}: headers {head.get('ContentType')!r}, "
+                                   f"{head.get('CacheControl')!r}, expected {want}")  # fmt: skip
+        self.store.delete_prefix(prefix)
+        self.last = None
 
 
-def measure(source: Path, info: SourceInfo, reps: int) -> dict[str, list[dict[str, float]]]:
-    runs: dict[str, list[dict[str, float]]] = {name: [] for name in VARIANTS}
-    names = list(VARIANTS)
+def pipeline_variant(target: S3Target) -> Variant:
+    def pipeline(source: Path, info: SourceInfo, out: Path) -> dict[str, float]:
+        timing: dict[str, float] = {}
+
+        def publish(out_dir: Path, output: LadderOutput) -> None:
+            started = time.perf_counter()
+            target.publish(out_dir, output)
+            timing["publish_s"] = time.perf_counter() - started
+            timing["files"] = len(output.files)
+
+        engine_run(source, out, publish)
+        return timing
+
+    return pipeline
+
+
+def measure(
+    source: Path, info: SourceInfo, reps: int, variants: dict[str, Variant], target: S3Target
+) -> dict[str, list[dict[str, float]]]:
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
+    names = list(variants)
     for rep in range(reps):
         order = names[rep % len(names) :] + names[: rep % len(names)]
         for name in order:
+            load1 = os.getloadavg()[0]
             with tempfile.TemporaryDirectory(prefix=f"ladder_{name}_") as folder:
                 ticks = benchlib.cpu_ticks()
                 started = time.perf_counter()
-                extra = VARIANTS[name](source, info, Path(folder))
+                extra = variants[name](source, info, Path(folder))
                 wall = time.perf_counter() - started
                 busy = benchlib.cpu_busy_pct(ticks, benchlib.cpu_ticks())
                 written = sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
-            runs[name].append({"wall_s": wall, "cpu_pct": busy, "bytes": written, **extra})
-            benchlib.log(f"round {rep + 1}/{reps} {name}: {wall:.2f} s, CPU {busy:.0f}%")
+                if target.last is not None:
+                    target.check_and_clear()
+            runs[name].append(
+                {"wall_s": wall, "cpu_pct": busy, "bytes": written, "load1": load1, **extra}
+            )
+            more = f", publish {extra['publish_s']:.2f} s" if "publish_s" in extra else ""
+            benchlib.log(
+                f"round {rep + 1}/{reps} {name}: {wall:.2f} s{more}, CPU {busy:.0f}%, "
+                f"load1 before {load1:.2f}"
+            )
     return runs
 
 
 def report(
-    runs: dict[str, list[dict[str, float]]], info: SourceInfo, source_mbps: float, args: Any
+    runs: dict[str, list[dict[str, float]]],
+    info: SourceInfo,
+    source_mbps: float,
+    args: Any,
+    loads: tuple[float, float],
 ) -> str:
     def median(name: str, key: str = "wall_s") -> float:
         return statistics.median(r[key] for r in runs[name])
@@ -130,10 +203,15 @@ def report(
                  f"{median(name, 'bytes') / 1e6:.1f}" if key == "wall_s" else "-"]  # fmt: skip
         return "| " + " | ".join(cells) + " |"
 
-    rungs = ", ".join(f"{r.name} {r.width}x{r.height} {r.video_kbps}k" for r in plan_ladder(info))
-    per_rung_ratio = median("per_rung") / median("one_pass")
-    rungs_ratio = median("per_rung", "rungs_s") / median("one_pass")
-    engine_ratio = median("engine") / median("one_pass")
+    ladder = plan_ladder(info)
+    rungs = ", ".join(f"{r.name} {r.width}x{r.height} {r.video_kbps}k" for r in ladder)
+    one = median("one_pass")
+    per_rung_ratio = median("per_rung") / one
+    rungs_ratio = median("per_rung", "rungs_s") / one
+    engine_ratio = median("engine") / one
+    pipeline_ratio = median("pipeline") / one
+    publish = median("pipeline", "publish_s")
+    load1 = [r["load1"] for name in runs for r in runs[name]]
     machine = benchlib.machine_info()
     lines = [
         f"Source: {info.width}x{info.height} {info.fps:g} fps, {info.duration_s:g} s, "
@@ -146,18 +224,36 @@ def report(
         row(
             "(b) per rung",
             "per_rung",
-            what=f"{len(plan_ladder(info))} ffmpeg (one per rung) "
-            "+ 1 for poster + thumbnails, in sequence",
+            what=f"{len(ladder)} ffmpeg (one per rung) + 1 for poster + thumbnails, in sequence",
         ),
         row("(b) rungs only", "per_rung", "rungs_s", what="the rung processes of (b)"),
-        row("engine", "engine", what="probe + plan_ladder + transcode (progress, master rewrite)"),
+        row("engine", "engine", what="probe + plan_ladder + transcode, no publish"),
+        row(
+            "pipeline",
+            "pipeline",
+            what="engine + publish_set to S3 (moto on loopback): the whole job minus "
+            "source download and database",
+        ),
+        row(
+            "publish only",
+            "pipeline",
+            "publish_s",
+            what="the publish_set step of the pipeline runs (delete prefix + parallel puts)",
+        ),
         "",
+        f"- pipeline/plain ffmpeg (a) = **{pipeline_ratio:.3f}** (goal <= {GOAL_ENGINE}); "
+        f"engine without publish/(a) = {engine_ratio:.3f}",
         f"- (b)/(a) = **{per_rung_ratio:.2f}** (goal >= {GOAL_PER_RUNG}); "
-        f"rungs only / (a) = {rungs_ratio:.2f}",
-        f"- engine/plain ffmpeg (a) = **{engine_ratio:.3f}** (goal <= {GOAL_ENGINE})",
+        f"rungs only/(a) = {rungs_ratio:.2f}",
+        f"- publish: {publish:.2f} s median, {100 * publish / median('pipeline'):.1f}% of "
+        f"the pipeline's median; {median('pipeline', 'bytes') / 1e6:.1f} MB in "
+        f"{median('pipeline', 'files'):.0f} files",
+        f"- load1 before the runs: {min(load1):.2f}-{max(load1):.2f}; "
+        f"at the start {loads[0]:.2f}, at the end {loads[1]:.2f}",
         "",
         f"Machine: nproc {machine['nproc']}; CPU {machine['cpu']}; memory {machine['memory']}; "
-        f"kernel {machine['kernel']}; {ffmpeg_version()}; code {machine['code']}.",
+        f"kernel {machine['kernel']}; {ffmpeg_version()}; moto {moto_version()}; "
+        f"code {machine['code']}.",
     ]
     return "\n".join(lines)
 
@@ -165,6 +261,12 @@ def report(
 def ffmpeg_version() -> str:
     first = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True).stdout
     return first.splitlines()[0].split(" Copyright")[0] if first else "ffmpeg ?"
+
+
+def moto_version() -> str:
+    from importlib.metadata import version
+
+    return version("moto")
 
 
 def main() -> int:
@@ -177,15 +279,37 @@ def main() -> int:
     results: dict[str, Any] = {}
 
     def body() -> str:
-        with tempfile.TemporaryDirectory(prefix="ladder_source_") as folder:
-            source = Path(folder) / "source.mp4"
-            benchlib.log(f"generating a {args.seconds:g} s 1080p source")
-            make_source(source, args.seconds)
-            info = probe(source)
-            mbps = source.stat().st_size * 8 / info.duration_s / 1e6
-            runs = measure(source, info, args.reps)
-        results.update(runs=runs, source=info.__dict__, source_mbps=mbps)
-        return report(runs, info, mbps, args)
+        procs = benchlib.Processes()
+        load_start = os.getloadavg()[0]
+        try:
+            with tempfile.TemporaryDirectory(prefix="ladder_source_") as folder:
+                moto_log = Path(folder) / "moto.log"
+                with benchlib.moto_s3(procs, BUCKET, moto_log) as endpoint:
+                    benchlib.log(f"moto S3 at {endpoint}, bucket {BUCKET}")
+                    settings = Settings(
+                        storage_url=f"s3://{BUCKET}/media", s3_endpoint_url=endpoint
+                    )
+                    store = make_storage(settings)
+                    assert isinstance(store, S3Storage)
+                    store.check()
+                    target = S3Target(store)
+                    variants: dict[str, Variant] = {
+                        "one_pass": one_pass,
+                        "per_rung": per_rung,
+                        "engine": engine,
+                        "pipeline": pipeline_variant(target),
+                    }
+                    source = Path(folder) / "source.mp4"
+                    benchlib.log(f"generating a {args.seconds:g} s 1080p source")
+                    make_source(source, args.seconds)
+                    info = probe(source)
+                    mbps = source.stat().st_size * 8 / info.duration_s / 1e6
+                    runs = measure(source, info, args.reps, variants, target)
+        finally:
+            procs.stop_all()
+        loads = (load_start, os.getloadavg()[0])
+        results.update(runs=runs, source=info.__dict__, source_mbps=mbps, load1=loads)
+        return report(runs, info, mbps, args, loads)
 
     return benchlib.guarded_main(args, body, lambda: json.loads(json.dumps(results)))
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from db.media_types import cache_control_for, content_type_for
 from db.services import videos
-from db.storage import FileToPut
+from db.storage import FileToPut, Storage
 from tasks.context import session_factory, storage
 from workers.media.hls import LadderOutput
 from workers.media.probe import SourceInfo
@@ -56,11 +56,9 @@ def record_failure(content_id: int, job_id: int, reason: str) -> None:
         session.commit()
 
 
-def upload_set(out_dir: Path, output: LadderOutput, prefix: str) -> None:
-    """Put every file under `prefix` (job-scoped): a rerun first clears what a killed
-    attempt left there, so the set is whole or not switched to at all."""
-    storage().delete_prefix(prefix)
-    files = [
+def files_to_put(out_dir: Path, output: LadderOutput, prefix: str) -> list[FileToPut]:
+    """Every file of a transcoded set, keyed under `prefix`, with its HTTP headers."""
+    return [
         FileToPut(
             key=f"{prefix}/{name}",
             path=out_dir / name,
@@ -69,7 +67,18 @@ def upload_set(out_dir: Path, output: LadderOutput, prefix: str) -> None:
         )
         for name in output.files
     ]
-    storage().put_files(files)
+
+
+def publish_set(store: Storage, out_dir: Path, output: LadderOutput, prefix: str) -> None:
+    """Put every file under `prefix` (job-scoped): a rerun first clears what a killed
+    attempt left there, so the set is whole or not switched to at all."""
+    store.delete_prefix(prefix)
+    store.put_files(files_to_put(out_dir, output, prefix))
+
+
+def upload_set(out_dir: Path, output: LadderOutput, prefix: str) -> None:
+    """publish_set into this process's storage."""
+    publish_set(storage(), out_dir, output, prefix)
 
 
 def switch_to(
