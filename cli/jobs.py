@@ -70,6 +70,16 @@ def retry(settings: Settings, job_id: int) -> None:
     click.echo(f"job {job_id} queued again")
 
 
+@jobs_group.command("cancel")
+@click.argument("job_id", type=int)
+@click.pass_obj
+def cancel(settings: Settings, job_id: int) -> None:
+    """Stop a queued or running job (a running one stops at its next progress report)."""
+    with unit_of_work(settings) as session:
+        jobs.cancel(session=session, job_id=job_id)
+    click.echo(f"job {job_id} cancelled")
+
+
 @click.command("retrain")
 @click.option("--algorithm", type=click.Choice(["auto", "ease", "svd"]), default="auto")
 @click.option("--force", is_flag=True, help="activate the new versions even if they score worse")

@@ -16,10 +16,28 @@ from db.job_types import JOB_TYPES, QUEUES
 from db.settings import Settings
 
 EXCHANGE = Exchange("cbrtl", type="direct", durable=True)
+# Messages RabbitMQ gives up on (delivered too often) land here for an operator.
+DEAD_LETTERS = Exchange("cbrtl.dead", type="fanout", durable=True)
+DEAD_LETTER_QUEUE = "cbrtl.dead"
+# A backstop above the jobs' own attempt bound (at most 5), which ends a poison job
+# as `dead` in the database first.
+DELIVERY_LIMIT = 20
 
 
-def task_queues() -> list[Queue]:
-    return [Queue(name, EXCHANGE, routing_key=name, durable=True) for name in QUEUES]
+def task_queues(settings: Settings) -> list[Queue]:
+    arguments: dict[str, Any] = {}
+    if not is_embedded(settings):
+        arguments = {"x-dead-letter-exchange": DEAD_LETTERS.name}
+        if settings.queue_type == "quorum":
+            arguments |= {"x-queue-type": "quorum", "x-delivery-limit": DELIVERY_LIMIT}
+    return [
+        Queue(name, EXCHANGE, routing_key=name, durable=True, queue_arguments=arguments)
+        for name in QUEUES
+    ]
+
+
+def dead_letter_queue() -> Queue:
+    return Queue(DEAD_LETTER_QUEUE, DEAD_LETTERS, durable=True)
 
 
 def is_embedded(settings: Settings) -> bool:
@@ -47,7 +65,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "broker_transport_options": transport_options(settings),
         "broker_connection_timeout": 4.0,
         "broker_connection_retry_on_startup": True,
-        "task_queues": task_queues(),
+        "task_queues": task_queues(settings),
         "task_default_queue": "default",
         "task_default_exchange": EXCHANGE.name,
         "task_default_routing_key": "default",

@@ -13,7 +13,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any, Protocol
 
-from sqlalchemy import event, inspect, select, update
+from sqlalchemy import and_, event, inspect, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.job_types import job_type
@@ -87,11 +87,16 @@ def mark_published(*, session: Session, job_ids: list[int]) -> None:
 
 
 def relay(*, session: Session, publisher: Publisher, grace_s: float, limit: int = 500) -> int:
-    """Publish queued rows that nobody published within the grace period. Caller commits."""
-    cutoff = utcnow() - timedelta(seconds=grace_s)
+    """Publish queued rows that nobody published within the grace period, and retries
+    whose backoff has passed. Caller commits."""
+    now = utcnow()
+    due = or_(
+        and_(Job.not_before.is_(None), Job.created_at < now - timedelta(seconds=grace_s)),
+        Job.not_before <= now,
+    )
     stmt = (
         select(Job)
-        .where(Job.published_at.is_(None), Job.status == "queued", Job.created_at < cutoff)
+        .where(Job.published_at.is_(None), Job.status == "queued", due)
         .order_by(Job.created_at)
         .limit(limit)
         .with_for_update(skip_locked=True)

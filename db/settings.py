@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     env: Literal["development", "production", "test"] = "development"
     port: int = Field(default=5000, ge=1, le=65535, validation_alias="PORT")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # RabbitMQ queue type: quorum (replicated, with a delivery limit) or classic.
+    queue_type: Literal["quorum", "classic"] = "quorum"
     # Jobs: an unpublished row older than this is the relay's to publish.
     outbox_grace_s: float = Field(default=10.0, ge=0)
     # Comma-separated origins allowed to call the API from other sites; unset: CORS off.

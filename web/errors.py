@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify
 from marshmallow import Schema, fields
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from db.errors import (
@@ -110,6 +111,27 @@ def _domain_error(error: DomainError) -> Response:
     return error_response(status, error.message, code=error.code, details=error.details)
 
 
+RETRY_AFTER_S = "5"
+
+
+def _database_unavailable(error: DBAPIError) -> Response:
+    """The database is down or unreachable: tell the client to come back, not that we broke.
+    The pool's pre-ping replaces dead connections, so service resumes without a restart."""
+    if (
+        not isinstance(error, OperationalError | InterfaceError)
+        and not error.connection_invalidated
+    ):
+        return _unexpected(error)
+    log.warning(
+        "database unavailable: %s", str(error.orig).splitlines()[0] if error.orig else error
+    )
+    response = error_response(
+        503, "The database is unavailable; try again shortly.", code="unavailable"
+    )
+    response.headers["Retry-After"] = RETRY_AFTER_S
+    return response
+
+
 def _unexpected(error: Exception) -> Response:
     # The traceback goes to the log, never to the client.
     log.exception("unhandled error", exc_info=error)
@@ -119,6 +141,7 @@ def _unexpected(error: Exception) -> Response:
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(DomainError, _domain_error)
+    app.register_error_handler(DBAPIError, _database_unavailable)
     app.register_error_handler(InternalServerError, _unexpected)
     app.register_error_handler(Exception, _unexpected)
 

@@ -5,9 +5,11 @@ Tasks are found by module name (include), so this module imports no task code.
 
 from __future__ import annotations
 
-from celery import Celery
+from typing import Any
 
-from db.broker import celery_config
+from celery import Celery, signals
+
+from db.broker import celery_config, dead_letter_queue, is_embedded
 from db.settings import load_settings_or_exit
 
 settings = load_settings_or_exit()
@@ -66,3 +68,11 @@ app.conf.update(
     },
     beat_schedule_filename=str(settings.data_dir.resolve() / "celerybeat-schedule"),
 )
+
+
+@signals.worker_init.connect
+def _declare_dead_letters(**_: Any) -> None:
+    """Declared by workers so that RabbitMQ's dead letters have somewhere to go."""
+    if not is_embedded(settings):
+        with app.connection_for_write() as connection:
+            dead_letter_queue()(connection.default_channel).declare()

@@ -30,6 +30,10 @@ class Job(Base):
     max_attempts: Mapped[int] = mapped_column(Integer, default=5)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A retry waits in the outbox until then (backoff), instead of in the broker.
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The request that caused the job, so its logs can be followed into the job's.
+    request_id: Mapped[str | None] = mapped_column(String(64))
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

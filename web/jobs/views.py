@@ -42,3 +42,15 @@ def retry_job(job_id: int) -> dict[str, Job]:
     job = jobs.retry(session=session, job_id=job_id)
     session.commit()
     return {"job": job}
+
+
+@blp.post("/jobs/<id:job_id>/cancel")
+@blp.response(202, JobEnvelope)
+@blp.alt_response(409, description="Only queued or running jobs can be cancelled")
+@require_roles("ops")
+def cancel_job(job_id: int) -> dict[str, Job]:
+    """Queued: it will not run. Running: it stops at its next progress report."""
+    session = db_session()
+    job = jobs.cancel(session=session, job_id=job_id)
+    session.commit()
+    return {"job": job}
