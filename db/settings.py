@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     env: Literal["development", "production", "test"] = "development"
     port: int = Field(default=5000, ge=1, le=65535, validation_alias="PORT")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Log lines: one JSON object each (for collectors), or plain text for people.
+    log_format: Literal["json", "text"] = "json"
+    # Comma-separated modules of extra job types a worker loads (plugins; fault tests).
+    extra_task_modules: str | None = None
     # RabbitMQ queue type: quorum (replicated, with a delivery limit) or classic.
     queue_type: Literal["quorum", "classic"] = "quorum"
     # Jobs: an unpublished row older than this is the relay's to publish.

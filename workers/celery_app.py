@@ -26,7 +26,8 @@ TASK_MODULES = [
     "tasks.trending",
     "tasks.uploads",
 ]
-app = Celery("cbrtl", include=TASK_MODULES)
+EXTRA_MODULES = [m.strip() for m in (settings.extra_task_modules or "").split(",") if m.strip()]
+app = Celery("cbrtl", include=TASK_MODULES + EXTRA_MODULES)
 app.conf.update(celery_config(settings))
 app.conf.update(
     # A message is acked only after its task finished; a worker that dies mid-task
