@@ -52,12 +52,27 @@ def save_versions(
 ) -> dict[str, Any]:
     """Store artifacts, record versions, activate those not worse than the active ones."""
     storage = make_storage(settings())
-    storage.put_bytes(
-        f"models/job-{job_id}/ids.npz", _ids_blob(data), content_type="application/octet-stream"
-    )
     outcome: dict[str, Any] = {"ratings": len(data), "users": data.n_users, "items": data.n_items}
     with session_factory()() as session:
+        # A rerun after the worker died past this point: the versions stand, recorded once.
+        recorded = recommender.versions_of_job(session=session, job_id=job_id)
+        if not recorded:
+            storage.put_bytes(
+                f"models/job-{job_id}/ids.npz",
+                _ids_blob(data),
+                content_type="application/octet-stream",
+            )
         for model in trained:
+            if model.purpose in recorded:
+                version = recorded[model.purpose]
+                outcome[model.purpose] = {
+                    "version": version.version,
+                    "algorithm": version.algorithm,
+                    "metrics": version.metrics,
+                    "activated": version.active,
+                    "decision": version.decision,
+                }
+                continue
             key = f"models/job-{job_id}/{model.purpose}-{model.algorithm}.npz"
             storage.put_bytes(key, model.model.to_bytes(), content_type="application/octet-stream")
             active = recommender.active_model(session=session, purpose=model.purpose)

@@ -62,6 +62,12 @@ def any_active(*, session: Session) -> bool:
     )
 
 
+def versions_of_job(*, session: Session, job_id: int) -> dict[str, RecModel]:
+    """The versions a retrain job recorded, by purpose (a rerun of the job reuses them)."""
+    rows = session.scalars(select(RecModel).where(RecModel.job_id == job_id))
+    return {row.purpose: row for row in rows}
+
+
 def list_models(*, session: Session) -> list[RecModel]:
     return list(session.scalars(select(RecModel).order_by(RecModel.version.desc())))
 
