@@ -15,6 +15,7 @@ from cli.schedules import schedules_group
 from cli.session import unit_of_work
 from cli.transcode import transcode_group
 from db.errors import DomainError
+from db.log_setup import configure_logging
 from db.migrate import upgrade
 from db.models import ROLES
 from db.services import users
@@ -42,6 +43,8 @@ class CbrtlGroup(click.Group):
 def cli(ctx: click.Context) -> None:
     """cbrtl: upload, watch, rate, recommend."""
     ctx.obj = load_settings_or_exit()
+    # What people read is plain text on stdout/stderr; only warnings are log lines.
+    configure_logging(ctx.obj, level="WARNING")
 
 
 @cli.group()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask
 from flask_smorest import Api
 from sqlalchemy.orm import Session, sessionmaker
@@ -12,10 +10,12 @@ from db.blocklist import Blocklist
 from db.broker import CeleryPublisher
 from db.cache import make_cache
 from db.engine import make_engine, make_session_factory
+from db.log_setup import configure_logging
 from db.settings import Settings, load_settings_or_exit
 from db.storage import make_storage
 from web.account.views import blp as account_blp
 from web.admin.models import blp as models_blp
+from web.admin.operations import blp as operations_blp
 from web.admin.schedules import blp as schedules_blp
 from web.auth.tokens import REFRESH_TTL, init_jwt
 from web.auth.views import blp as auth_blp
@@ -28,7 +28,10 @@ from web.health.views import blp as health_blp
 from web.jobs.views import blp as jobs_blp
 from web.media.files import blp as media_files_blp
 from web.media.views import blp as video_blp
+from web.metrics import blp as metrics_blp
+from web.metrics import init_metrics
 from web.rate_limits import init_rate_limits
+from web.request_ids import init_request_ids
 from web.runtime import EXTENSION, Runtime, close_db_session
 from web.security import init_security
 
@@ -63,8 +66,11 @@ def build_runtime(
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Flask:
     settings = settings or (runtime.settings if runtime else load_settings_or_exit())
-    logging.basicConfig(level=settings.log_level)
+    configure_logging(settings)
     app = Flask(__name__)
+    # First hooks: every later hook's logs carry the request id, and its time is counted.
+    init_request_ids(app)
+    init_metrics(app)
     app.config.update(
         SECRET_KEY=settings.resolved_secret_key,
         API_TITLE="cbrtl",
@@ -81,6 +87,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     api = CbrtlApi(app, spec_kwargs={"servers": [{"url": "/"}]})
     api.register_converter(IdConverter, id_schema)
     api.register_blueprint(health_blp, url_prefix="/")
+    api.register_blueprint(metrics_blp, url_prefix="/")
     for blueprint in (
         auth_blp,
         account_blp,
@@ -90,6 +97,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         schedules_blp,
         recommendations_blp,
         models_blp,
+        operations_blp,
         video_blp,
     ):
         api.register_blueprint(blueprint, url_prefix=API_PREFIX)

@@ -45,12 +45,16 @@ CHECKS: dict[str, Callable[[Runtime], None]] = {
     "cache": _cache,
     "storage": _storage,
 }
+# The API keeps answering without these (the cache's readers fall back to the
+# database): when they fail the web is degraded, not down.
+OPTIONAL = frozenset({"cache"})
 
 
 @blp.get("/readyz")
 @blp.response(200)
 @blp.alt_response(503, description="A dependency is down")
 def readyz() -> Response:
+    """Each dependency: ok, degraded (an optional one fails) or down (503, Retry-After)."""
     rt = runtime()
     checks: dict[str, str] = {}
     for name, check in CHECKS.items():
@@ -58,11 +62,12 @@ def readyz() -> Response:
             check(rt)
             checks[name] = "ok"
         except Exception as error:  # a down dependency is a result here, not a crash
-            log.warning("readiness: %s is down: %s", name, error)
-            checks[name] = "down"
-    ready = all(state != "down" for state in checks.values())
-    response = jsonify({"status": "ok" if ready else "down", "checks": checks})
-    response.status_code = 200 if ready else 503
-    if not ready:
+            checks[name] = "degraded" if name in OPTIONAL else "down"
+            log.warning("readiness: %s is %s: %s", name, checks[name], error)
+    states = set(checks.values())
+    status = "down" if "down" in states else "degraded" if "degraded" in states else "ok"
+    response = jsonify({"status": status, "checks": checks})
+    response.status_code = 503 if status == "down" else 200
+    if status == "down":
         response.headers["Retry-After"] = "5"
     return response
