@@ -24,7 +24,8 @@ class GunicornLogger(Logger):
         formatter = make_formatter(load_settings().log_format)
         for log in (self.error_log, self.access_log):
             for handler in log.handlers:
-                handler.setFormatter(formatter)
+                if getattr(handler, "_gunicorn", False):  # its own, not someone else's
+                    handler.setFormatter(formatter)
 
     def access(
         self, resp: Any, req: Any, environ: dict[str, Any], request_time: dt.timedelta

@@ -4,6 +4,7 @@ whichever worker answers, and the access log is JSON lines with the request id."
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -119,9 +120,16 @@ def test_metrics_add_up_across_workers_and_the_access_log_is_json(
 
 
 def test_beat_heartbeat_reaches_operations(on_services: Platform) -> None:
-    import workers.celery_app  # noqa: F401 - is the hook in place yet?
-
-    if "workers.observability" not in sys.modules:
+    loads = subprocess.run(
+        [sys.executable, "-c", "import sys, workers.celery_app; print(sorted(sys.modules))"],
+        env=on_services.env,
+        cwd=on_services.workdir,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert loads.returncode == 0, loads.stderr
+    if "'workers.observability'" not in loads.stdout:
         pytest.skip("workers/celery_app.py does not import workers.observability yet")
     on_services.cbrtl(
         "users", "create", "--email", "ops@example.org", "--password", PASSWORD, "--role", "ops"
@@ -139,6 +147,10 @@ def test_beat_heartbeat_reaches_operations(on_services: Platform) -> None:
     assert state["last_tick_at"] is not None and 0 <= state["age_s"] < 30
     scrape = requests.get(f"{on_services.base_url}/metrics", timeout=10).text
     assert "\ncbrtl_beat_last_tick_seconds " in scrape
+
     # Celery prints a plain-text banner first (`celery --quiet` leaves it out); then JSON.
-    logged = [line for line in beat.log.read_text().splitlines() if line.startswith("{")]
-    assert any("outbox-relay" in json.loads(line)["message"] for line in logged)
+    def relay_sent() -> bool:
+        logged = [line for line in beat.log.read_text().splitlines() if line.startswith("{")]
+        return any("outbox-relay" in json.loads(line)["message"] for line in logged)
+
+    wait_for(relay_sent, timeout=30, what=f"beat's JSON line for the relay\n{beat.tail()}")

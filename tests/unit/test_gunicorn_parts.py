@@ -76,7 +76,7 @@ def test_the_access_line_in_text(
 def test_the_metrics_folder_is_per_master_and_starts_empty(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.delenv(metrics_folder.ENV, raising=False)  # restored after the test
+    monkeypatch.setenv(metrics_folder.ENV, "unset after the test")
     folder = metrics_folder.use(tmp_path, 4242)
     assert folder == tmp_path.resolve() / "metrics" / "gunicorn-4242"
     assert os.environ[metrics_folder.ENV] == str(folder)
