@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from db.errors import DomainError
 from db.job_types import job_type
+from db.log_setup import bound_job
 from db.models import Job
 from db.request_context import bound_request_id
 from db.services import jobs
@@ -96,7 +97,7 @@ def _register(
                 log.info("job %s: finished, running elsewhere or given up; not run", job_id)
                 return
             args, attempt, request_id = dict(job.args), job.attempts, job.request_id
-        with bound_request_id(request_id):
+        with bound_request_id(request_id), bound_job(job_id, kind.name):
             try:
                 execute(job_id, args)
             except jobs.JobCancelled:

@@ -11,6 +11,7 @@ from celery import Celery, signals
 
 from db.broker import celery_config, dead_letter_queue, is_embedded
 from db.settings import load_settings_or_exit
+from workers import observability  # noqa: F401 - Celery signals: JSON logging, beat's heartbeat
 
 settings = load_settings_or_exit()
 # beat keeps its schedule state here; the folder may not exist on a fresh host.

@@ -128,7 +128,10 @@ def test_duplicate_delivery_changes_nothing(on_services: Platform, engine: Engin
     def queue_empty_and_seen() -> bool:
         with Connection(on_services.env["CBRTL_BROKER_URL"]) as conn:
             depth = conn.default_channel.queue_declare("ratings", passive=True).message_count
-        return depth == 0 and worker.log.read_text().count("already finished") >= 3
+        return (
+            depth == 0
+            and worker.log.read_text().count("finished, running elsewhere or given up") >= 3
+        )
 
     wait_for(queue_empty_and_seen, timeout=60, what="the duplicates to be consumed")
     with Session(engine) as session:
