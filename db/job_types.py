@@ -21,9 +21,9 @@ JOB_TYPES: dict[str, JobType] = {
     for jt in (
         JobType("ratings.recompute_stats", "cbrtl.ratings.recompute_stats", "ratings"),
         JobType("trending.refresh", "cbrtl.trending.refresh", "default"),
-        JobType("recommender.retrain", "cbrtl.recommender.retrain", "ml", lease_s=3600),
+        JobType("recommender.retrain", "cbrtl.recommender.retrain", "ml", lease_s=1800),
         JobType("recommender.refresh_user", "cbrtl.recommender.refresh_user", "ml"),
-        JobType("media.transcode", "cbrtl.media.transcode", "media", lease_s=3600),
+        JobType("media.transcode", "cbrtl.media.transcode", "media", lease_s=1800),
         JobType("media.expire_uploads", "cbrtl.media.expire_uploads", "default"),
     )
 }

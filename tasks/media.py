@@ -21,7 +21,9 @@ from workers.media.ladder import plan_ladder
 from workers.media.probe import UnplayableSource, probe
 
 
-@long_job_task("media.transcode", soft_time_limit=3000, time_limit=3300)
+# Below RabbitMQ's default 30-minute consumer timeout, which would otherwise redeliver
+# a late-acked message that is still being worked on.
+@long_job_task("media.transcode", soft_time_limit=1620, time_limit=1740)
 def transcode_video(
     job_id: int, args: dict[str, Any], progress: Callable[[float], None]
 ) -> dict[str, Any]:

@@ -21,7 +21,8 @@ from workers.recommender import pipeline
 MIN_RATINGS = 20
 
 
-@long_job_task("recommender.retrain", soft_time_limit=3000, time_limit=3300)
+# Below RabbitMQ's default 30-minute consumer timeout (late acks).
+@long_job_task("recommender.retrain", soft_time_limit=1620, time_limit=1740)
 def retrain(job_id: int, args: dict[str, Any], progress: Any) -> dict[str, Any]:
     data = load_interactions()
     if len(data) < MIN_RATINGS:
