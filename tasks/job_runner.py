@@ -11,12 +11,14 @@ fail at once: retrying cannot help.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from celery import Task, shared_task
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import Reject, SoftTimeLimitExceeded
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from db.errors import DomainError
@@ -28,6 +30,9 @@ from db.services import jobs
 from tasks.context import session_factory
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+# About half a minute in all: long enough for a database restart or fail-over.
+DATABASE_PAUSES_S = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 Body = Callable[[Session, dict[str, Any]], dict[str, Any]]
 LongBody = Callable[[int, dict[str, Any], Callable[[float], None]], dict[str, Any]]
 
@@ -90,13 +95,11 @@ def _register(
     def run(self: Task, job_id: int) -> None:
         # RabbitMQ marks a message redelivered once the worker that had it is gone.
         redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
-        with session_factory()() as session:
-            job = jobs.start(session=session, job_id=job_id, redelivered=redelivered)
-            session.commit()
-            if job is None:
-                log.info("job %s: finished, running elsewhere or given up; not run", job_id)
-                return
-            args, attempt, request_id = dict(job.args), job.attempts, job.request_id
+        claimed = _while_database_returns(lambda: _claim(job_id, redelivered))
+        if claimed is None:
+            log.info("job %s: finished, running elsewhere or given up; not run", job_id)
+            return
+        args, attempt, request_id = claimed
         with bound_request_id(request_id), bound_job(job_id, kind.name):
             try:
                 execute(job_id, args)
@@ -114,8 +117,37 @@ def _register(
     return run
 
 
+def _claim(job_id: int, redelivered: bool) -> tuple[dict[str, Any], int, str | None] | None:
+    with session_factory()() as session:
+        job = jobs.start(session=session, job_id=job_id, redelivered=redelivered)
+        session.commit()
+        return None if job is None else (dict(job.args), job.attempts, job.request_id)
+
+
 def _record_failure(job_id: int, error: str, *, retryable: bool) -> None:
     """Store the failure; a retry is queued with its backoff for the relay to publish."""
-    with session_factory()() as session:
-        jobs.fail(session=session, job_id=job_id, error=error, retryable=retryable)
-        session.commit()
+
+    def record() -> None:
+        with session_factory()() as session:
+            jobs.fail(session=session, job_id=job_id, error=error, retryable=retryable)
+            session.commit()
+
+    _while_database_returns(record)
+
+
+def _while_database_returns(step: Callable[[], T]) -> T:
+    """Run a bookkeeping step, waiting out a short database outage (a restart).
+
+    The job row is the record: if it cannot be written, the message goes back to the
+    queue (redelivered) rather than being acked with the job left hanging.
+    """
+    for pause in DATABASE_PAUSES_S:
+        try:
+            return step()
+        except DBAPIError as error:
+            log.warning("database unavailable (%s); trying again in %s s", error.orig, pause)
+            time.sleep(pause)  # a worker waiting for its database, not a test
+    try:
+        return step()
+    except DBAPIError as error:
+        raise Reject(f"database unavailable: {error.orig}", requeue=True) from error
