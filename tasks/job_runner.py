@@ -17,14 +17,12 @@ from typing import Any, TypeVar
 
 from celery import Task, shared_task
 from celery.exceptions import Reject, SoftTimeLimitExceeded
-from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from db.errors import DomainError
 from db.job_types import job_type
 from db.log_setup import bound_job
-from db.models import Job
 from db.request_context import bound_request_id
 from db.services import jobs
 from tasks.context import session_factory
@@ -48,7 +46,7 @@ def job_task(type_name: str, **options: Any) -> Callable[[Body], Body]:
         def execute(job_id: int, args: dict[str, Any]) -> None:
             with session_factory()() as session:
                 result = body(session, args)
-                job = session.scalar(select(Job).where(Job.id == job_id).with_for_update())
+                job = jobs.locked(session=session, job_id=job_id)
                 if job is None or not jobs.succeed(session=session, job=job, result=result):
                     session.rollback()  # cancelled meanwhile: its effect must not land
                     return
@@ -73,7 +71,7 @@ def long_job_task(type_name: str, **options: Any) -> Callable[[LongBody], LongBo
 
             result = body(job_id, args, progress)
             with session_factory()() as session:
-                job = session.scalar(select(Job).where(Job.id == job_id).with_for_update())
+                job = jobs.locked(session=session, job_id=job_id)
                 if job is not None:
                     jobs.succeed(session=session, job=job, result=result)
                 session.commit()

@@ -97,8 +97,12 @@ def list_content(
 
 
 def editable_content(*, session: Session, content_id: int, user_id: int, is_admin: bool) -> Content:
-    """The content, if this user may change it (its owner or an admin)."""
-    content = get_content(session=session, content_id=content_id)
+    """The content, if this user may change it (its owner or an admin), locked until the
+    caller commits: a concurrent delete then waits, or has already made this a 404,
+    instead of an update that matches no row."""
+    content = session.scalar(select(Content).where(Content.id == content_id).with_for_update())
+    if content is None:
+        raise NotFound(f"No content {content_id}.")
     if not is_admin and content.owner_id != user_id:
         raise PermissionDenied("Only the owner or an admin may change this content.")
     return content

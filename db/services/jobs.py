@@ -94,6 +94,18 @@ def _add(session: Session, job: Job) -> Job:
     return job
 
 
+def locked(*, session: Session, job_id: int) -> Job | None:
+    """The job row, locked until the caller's transaction ends (None when unknown)."""
+    return session.scalar(select(Job).where(Job.id == job_id).with_for_update())
+
+
+def _locked_or_404(session: Session, job_id: int) -> Job:
+    job = locked(session=session, job_id=job_id)
+    if job is None:
+        raise NotFound(f"No job {job_id}.")
+    return job
+
+
 def get_job(*, session: Session, job_id: int) -> Job:
     job = session.get(Job, job_id)
     if job is None:
@@ -109,7 +121,7 @@ def start(*, session: Session, job_id: int, redelivered: bool = False) -> Job | 
     worker died, so that one is claimed), or every attempt is used up: a job whose
     worker keeps dying (a poison message) ends dead instead of looping.
     """
-    job = session.scalar(select(Job).where(Job.id == job_id).with_for_update())
+    job = locked(session=session, job_id=job_id)
     if job is None or job.status in FINISHED:
         return None
     if job.status == "running" and not redelivered:
@@ -143,7 +155,7 @@ def succeed(*, session: Session, job: Job, result: dict[str, Any]) -> bool:
 
 def fail(*, session: Session, job_id: int, error: str, retryable: bool) -> Job | None:
     """Record a failed attempt. Returns the job if it will be retried, else None."""
-    job = session.scalar(select(Job).where(Job.id == job_id).with_for_update())
+    job = locked(session=session, job_id=job_id)
     if job is None or job.status != "running":
         return None  # cancelled (or finished) meanwhile: the operator's word stands
     job.error = error[:2000]
@@ -161,9 +173,7 @@ def fail(*, session: Session, job_id: int, error: str, retryable: bool) -> Job |
 
 def cancel(*, session: Session, job_id: int) -> Job:
     """Stop a queued or running job. A running body notices at its next progress report."""
-    job = session.scalar(select(Job).where(Job.id == job_id).with_for_update())
-    if job is None:
-        raise NotFound(f"No job {job_id}.")
+    job = _locked_or_404(session, job_id)
     if job.status not in ("queued", "running"):
         raise Conflict(
             f"Job {job_id} is {job.status}; only queued or running jobs can be cancelled.",
@@ -223,9 +233,7 @@ def set_progress(*, session: Session, job_id: int, value: float) -> None:
 
 def retry(*, session: Session, job_id: int) -> Job:
     """An operator sends a failed or dead job round again, with fresh attempts."""
-    job = session.scalar(select(Job).where(Job.id == job_id).with_for_update())
-    if job is None:
-        raise NotFound(f"No job {job_id}.")
+    job = _locked_or_404(session, job_id)
     if job.status not in ("failed", "dead"):
         raise Conflict(
             f"Job {job_id} is {job.status}; only failed or dead jobs can be retried.",

@@ -25,22 +25,14 @@ from db.engine import make_engine
 from tests.e2e.processes import Api, Platform
 from tests.factories import PASSWORD, make_content, make_user
 from tests.services import wait_for
+from workers.media.samples import make_sample_clip
 
 
 def make_clip(path: Path, *, size: str, seconds: int, audio: bool = True) -> Path:
-    inputs = ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30:duration={seconds}"]
-    codecs = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
-    if audio:
-        inputs += ["-f", "lavfi", "-i", f"sine=f=440:d={seconds}"]
-        codecs += ["-c:a", "aac"]
-    done = subprocess.run(
-        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *inputs, *codecs, str(path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    """A test clip: quick to encode, its index at the end (ffmpeg's default)."""
+    return make_sample_clip(
+        path, seconds=seconds, size=size, audio=audio, preset="ultrafast", faststart=False
     )
-    assert done.returncode == 0, done.stderr
-    return path
 
 
 @pytest.fixture

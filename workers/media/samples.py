@@ -22,8 +22,11 @@ def make_sample_clip(
     size: str = "1280x720",
     pattern: int = 0,
     audio: bool = True,
+    preset: str = "veryfast",
+    faststart: bool = True,
 ) -> Path:
-    """Write an H.264 (+ AAC tone) MP4 of the chosen pattern to `path`."""
+    """Write an H.264 (+ AAC tone) MP4 of the chosen pattern to `path`. Without
+    `faststart` the index (moov) goes at the end, as ffmpeg writes by default."""
     source = PATTERNS[pattern % len(PATTERNS)].format(size=size)
     args = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
     args += ["-f", "lavfi", "-i", f"{source},format=yuv420p", "-t", f"{seconds}"]
@@ -37,7 +40,8 @@ def make_sample_clip(
             f"{seconds}",
         ]
         args += ["-c:a", "aac", "-b:a", "96k"]
-    args += ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-movflags", "+faststart"]
+    args += ["-c:v", "libx264", "-preset", preset, "-crf", "23"]
+    args += ["-movflags", "+faststart"] if faststart else []
     done = subprocess.run([*args, str(path)], capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         raise RuntimeError(f"ffmpeg could not make a sample clip: {done.stderr.strip()[-500:]}")
