@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from flask_compress import Compress
 from flask_smorest import Api
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,12 +31,26 @@ from web.media.files import blp as media_files_blp
 from web.media.views import blp as video_blp
 from web.metrics import blp as metrics_blp
 from web.metrics import init_metrics
+from web.pages.account import blp as account_pages
+from web.pages.catalogue import blp as catalogue_pages
+from web.pages.operations import blp as operations_pages
+from web.pages.rendering import init_pages
+from web.pages.studio import blp as studio_pages
 from web.rate_limits import init_rate_limits
 from web.request_ids import init_request_ids
 from web.runtime import EXTENSION, Runtime, close_db_session
 from web.security import init_security
 
 API_PREFIX = "/api/v1"
+# Text only: video segments and images are compressed already.
+COMPRESSED_TYPES = [
+    "text/html",
+    "text/css",
+    "text/javascript",
+    "application/javascript",
+    "application/json",
+    "application/vnd.apple.mpegurl",
+]
 
 
 class CbrtlApi(Api):
@@ -68,6 +83,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     settings = settings or (runtime.settings if runtime else load_settings_or_exit())
     configure_logging(settings)
     app = Flask(__name__)
+    app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
     # First hooks: every later hook's logs carry the request id, and its time is counted.
     init_request_ids(app)
     init_metrics(app)
@@ -79,7 +95,12 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         OPENAPI_URL_PREFIX=API_PREFIX,
         OPENAPI_JSON_PATH="openapi.json",
         MAX_CONTENT_LENGTH=1024 * 1024,  # JSON bodies; uploads get their own route and limit
+        COMPRESS_MIMETYPES=COMPRESSED_TYPES,
+        COMPRESS_MIN_SIZE=512,
+        COMPRESS_ALGORITHM=["br", "gzip"],
     )
+    # Early: its after-request hook runs after every later one (they run in reverse).
+    Compress(app)
     app.extensions[EXTENSION] = runtime or build_runtime(settings)
     app.teardown_appcontext(close_db_session)
 
@@ -102,6 +123,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     ):
         api.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(media_files_blp)  # players' files, outside the API document
+    for pages in (catalogue_pages, account_pages, studio_pages, operations_pages):
+        app.register_blueprint(pages)  # HTML pages, outside the API document
+    init_pages(app)
     init_jwt(app, settings)
     init_rate_limits(app, settings)
     init_security(app, settings)

@@ -20,6 +20,7 @@ from db.errors import (
     TooLarge,
     UnsupportedMediaType,
 )
+from web.pages.rendering import error_page, wants_page
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ CODE_BY_STATUS = {
 def error_response(
     status: int, message: str, *, code: str | None = None, details: dict[str, Any] | None = None
 ) -> Response:
+    if wants_page():
+        return error_page(status, message)
     body = {
         "error": {
             "code": code or CODE_BY_STATUS.get(status, "error"),

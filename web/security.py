@@ -9,7 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from db.settings import Settings
 
 # The pages load their own scripts and styles, hls.js plays blob: media, and
-# signed S3/CDN URLs are https:. Nothing may frame us.
+# signed S3/CDN URLs are https:; hls.js parses in a blob: worker. Nothing may frame us.
 CONTENT_SECURITY_POLICY = "; ".join(
     (
         "default-src 'self'",
@@ -17,6 +17,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "style-src 'self'",
         "img-src 'self' data: blob: https:",
         "media-src 'self' blob: https:",
+        "worker-src 'self' blob:",
         "connect-src 'self' https:",
         "font-src 'self'",
         "object-src 'none'",

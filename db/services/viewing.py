@@ -41,6 +41,12 @@ def record_progress(
     )
 
 
+def resume_position(*, session: Session, user_id: int, content_id: int) -> float:
+    """Where the user stopped (0 when never started or finished)."""
+    row = session.get(ViewingProgress, (user_id, content_id))
+    return 0.0 if row is None or row.completed else float(row.position_s)
+
+
 def history(
     *, session: Session, user_id: int, page: int, per_page: int
 ) -> tuple[list[HistoryEntry], int]:

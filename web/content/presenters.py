@@ -6,12 +6,14 @@ from typing import Any
 
 from db.models import Content
 from db.services.videos import status_of
+from web.media.urls import direct_url
 
 
 def content_document(
     content: Content, *, your_rating: float | None = None, predicted_rating: float | None = None
 ) -> dict[str, Any]:
     stats = content.stats
+    video = content.video
     return {
         "id": content.id,
         "title": content.title,
@@ -26,7 +28,10 @@ def content_document(
             "count": stats.rating_count if stats else 0,
             "bayesian": stats.rating_bayesian if stats else None,
         },
-        "video": {"status": status_of(content.video, content.video.job if content.video else None)},
+        "video": {
+            "status": status_of(video, video.job if video else None),
+            "poster_url": direct_url(video.poster_key) if video and video.poster_key else None,
+        },
         "your_rating": your_rating,
         "predicted_rating": predicted_rating,
     }

@@ -45,6 +45,7 @@ class RatingSummary(Schema):
 
 class VideoSummary(Schema):
     status = fields.String()
+    poster_url = fields.String(allow_none=True, metadata={"description": "Once a video is ready"})
 
 
 class ContentOut(Schema):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_smorest import Blueprint
+from sqlalchemy.orm import Session
 
 from db.services import content as catalogue
 from db.services import ratings, recommender, viewing
@@ -61,9 +62,12 @@ def create_content(body: dict[str, Any]) -> dict[str, Any]:
 @blp.get("/content/<id:content_id>")
 @blp.response(200, ContentOut)
 def get_content(content_id: int) -> dict[str, Any]:
-    session = db_session()
+    return content_for(db_session(), content_id, optional_user_id())
+
+
+def content_for(session: Session, content_id: int, user_id: int | None) -> dict[str, Any]:
+    """The Content document as `user_id` (None: anonymous) sees it."""
     item = catalogue.get_content(session=session, content_id=content_id)
-    user_id = optional_user_id()
     if user_id is None:
         return content_document(item)
     mine = ratings.get_rating(session=session, user_id=user_id, content_id=content_id)

@@ -136,17 +136,21 @@ def get_recommendations(args: dict[str, int]) -> dict[str, Any]:
     return recommendations(db_session(), current_user_id(), args["limit"])
 
 
+def similar_titles(session: Session, content_id: int, limit: int) -> list[Content]:
+    item = catalogue.get_content(session=session, content_id=content_id)
+    similar = recommender.similar_to(session=session, content_id=content_id, limit=limit)
+    if not similar and item.genres:
+        # Before the first model: the best rated of the same first genre.
+        best, _ = catalogue.list_content(
+            session=session, genre=item.genres[0].name, sort="rating", per_page=limit + 1
+        )
+        similar = [c for c in best if c.id != content_id][:limit]
+    return similar
+
+
 @blp.get("/content/<id:content_id>/similar")
 @blp.arguments(LimitQuery, location="query")
 @blp.response(200, SimilarOut)
 def get_similar(args: dict[str, int], content_id: int) -> dict[str, Any]:
-    session = db_session()
-    item = catalogue.get_content(session=session, content_id=content_id)
-    similar = recommender.similar_to(session=session, content_id=content_id, limit=args["limit"])
-    if not similar and item.genres:
-        # Before the first model: the best rated of the same first genre.
-        best, _ = catalogue.list_content(
-            session=session, genre=item.genres[0].name, sort="rating", per_page=args["limit"] + 1
-        )
-        similar = [c for c in best if c.id != content_id][: args["limit"]]
+    similar = similar_titles(db_session(), content_id, args["limit"])
     return {"items": [content_document(c) for c in similar]}

@@ -35,10 +35,14 @@ class ItemsOut(Schema):
     items = fields.List(fields.Nested(ContentOut))
 
 
+class RowItemOut(ContentOut):
+    reason = fields.String(metadata={"description": "Why it is recommended (recommended row)"})
+
+
 class RowOut(Schema):
     key = fields.String()
     title = fields.String()
-    items = fields.List(fields.Nested(ContentOut))
+    items = fields.List(fields.Nested(RowItemOut))
 
 
 class HomepageOut(Schema):
@@ -73,31 +77,40 @@ def get_trending(args: dict[str, Any]) -> dict[str, Any]:
     return {"items": documents(session, items, optional_user_id())}
 
 
-@blp.get("/homepage")
-@blp.response(200, HomepageOut)
-def homepage() -> dict[str, Any]:
-    session = db_session()
-    user_id = optional_user_id()
-    rows: list[tuple[str, str, list[Content]]] = []
+def home_rows(session: Session, user_id: int | None) -> list[dict[str, Any]]:
+    """The home page's rows, for the JSON API and the page; recommended items carry a reason."""
+    rows: list[tuple[str, str, list[dict[str, Any]]]] = []
     if user_id is not None:
         picks = recommendations(session, user_id, ROW_LENGTH)["items"]
-        recommended = trending.contents_in_order(
-            session=session, ids=[p["content"]["id"] for p in picks]
+        reasons = {p["content"]["id"]: p["reason"] for p in picks}
+        recommended = documents(
+            session,
+            trending.contents_in_order(session=session, ids=list(reasons)),
+            user_id,
         )
+        for item in recommended:
+            item["reason"] = reasons[item["id"]]
         rows.append(("recommended", "Recommended for you", recommended))
         started = viewing.continue_watching(session=session, user_id=user_id, limit=ROW_LENGTH)
-        rows.append(("continue_watching", "Continue watching", started))
-    rows.append(("trending", "Trending now", trending_contents(session, "day", ROW_LENGTH)))
+        rows.append(
+            ("continue_watching", "Continue watching", documents(session, started, user_id))
+        )
+    hot = trending_contents(session, "day", ROW_LENGTH)
+    rows.append(("trending", "Trending now", documents(session, hot, user_id)))
     liked = preferences.get_genres(session=session, user_id=user_id) if user_id else []
     for genre in (liked or list(DEFAULT_GENRES))[:GENRE_ROWS]:
         best, _ = catalogue.list_content(
             session=session, genre=genre, sort="rating", per_page=ROW_LENGTH
         )
-        rows.append((f"genre:{genre}", f"Top {genre}", best))
-    return {
-        "rows": [
-            {"key": key, "title": title, "items": documents(session, items, user_id)}
-            for key, title, items in rows
-            if items or key == "continue_watching"
-        ]
-    }
+        rows.append((f"genre:{genre}", f"Top {genre}", documents(session, best, user_id)))
+    return [
+        {"key": key, "title": title, "items": items}
+        for key, title, items in rows
+        if items or key == "continue_watching"
+    ]
+
+
+@blp.get("/homepage")
+@blp.response(200, HomepageOut)
+def homepage() -> dict[str, Any]:
+    return {"rows": home_rows(db_session(), optional_user_id())}

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from db.models import Job, Video
+from db.services import videos
+from db.services.content import get_content
 from db.services.videos import status_of
 from web.media.urls import direct_url, playlist_url
 
@@ -41,3 +45,11 @@ def video_document(video: Video | None, job: Job | None) -> dict[str, Any]:
         height=video.height,
     )
     return document
+
+
+def video_for(session: Session, content_id: int) -> dict[str, Any]:
+    """The video document of a title (404 for an unknown title)."""
+    get_content(session=session, content_id=content_id)
+    video = videos.find(session=session, content_id=content_id)
+    job = session.get(Job, video.job_id) if video is not None and video.job_id else None
+    return video_document(video, job)

@@ -14,10 +14,9 @@ from werkzeug.http import parse_content_range_header
 from db.errors import InvalidInput
 from db.models import Job, Upload
 from db.services import uploads, videos
-from db.services.content import get_content
 from web.auth.roles import current_user_id, has_role, optional_user_id, require_roles
 from web.jobs.schemas import JobEnvelope
-from web.media.presenters import video_document
+from web.media.presenters import video_for
 from web.media.schemas import Received, TranscodeIn, UploadCreated, UploadIn, UploadState, VideoOut
 from web.rate_limits import limit_from_settings, limiter
 from web.runtime import db_session, runtime
@@ -190,11 +189,7 @@ def complete_upload(upload_id: str) -> dict[str, Job]:
 @blp.get("/content/<id:content_id>/video")
 @blp.response(200, VideoOut)
 def get_video(content_id: int) -> dict[str, Any]:
-    session = db_session()
-    get_content(session=session, content_id=content_id)
-    video = videos.find(session=session, content_id=content_id)
-    job = session.get(Job, video.job_id) if video is not None and video.job_id else None
-    return video_document(video, job)
+    return video_for(db_session(), content_id)
 
 
 @blp.post("/admin/transcodes")

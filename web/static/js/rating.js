@@ -1,0 +1,40 @@
+// A title's page: rate it in half stars, change or clear the rating.
+"use strict";
+
+(() => {
+  const form = document.querySelector("[data-rating-form]");
+  if (!form) return;
+  const id = form.dataset.contentId;
+  const mine = form.querySelector("[data-your-rating]");
+  const clear = form.querySelector("[data-clear-rating]");
+
+  const show = (score) => {
+    mine.textContent = score === null ? "Not rated yet" : `You gave it ${score.toFixed(1)} ★`;
+    clear.hidden = score === null;
+  };
+
+  form.addEventListener("change", async (event) => {
+    if (event.target.name !== "score") return;
+    const score = Number(event.target.value);
+    cbrtl.status(form, "Saving…", "busy");
+    try {
+      const saved = await cbrtl.call("PUT", `/api/v1/content/${id}/rating`, { json: { score } });
+      show(saved.score);
+      cbrtl.status(form, "Rating saved.", "ok");
+    } catch (error) {
+      cbrtl.status(form, error.message, "error");
+    }
+  });
+
+  clear.addEventListener("click", async () => {
+    cbrtl.status(form, "Clearing…", "busy");
+    try {
+      await cbrtl.call("DELETE", `/api/v1/content/${id}/rating`);
+      for (const radio of form.querySelectorAll("input[name=score]")) radio.checked = false;
+      show(null);
+      cbrtl.status(form, "Rating cleared.", "ok");
+    } catch (error) {
+      cbrtl.status(form, error.message, "error");
+    }
+  });
+})();
