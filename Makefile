@@ -15,7 +15,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help .venv ffmpeg services run lint test bench clean
+.PHONY: help .venv ffmpeg chromium services run lint test bench clean
 
 help: ## list the targets
 	@echo "usage: make TARGET"
@@ -42,6 +42,14 @@ ffmpeg: ## install Debian's ffmpeg if it is not on PATH
 		&& $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ffmpeg; \
 	fi
 
+chromium: ## install Debian's chromium for the browser tests if it is missing (never a download by Playwright)
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO=sudo; else SUDO=; fi; \
+		echo "chromium is not installed: apt-get install chromium"; \
+		$$SUDO apt-get update -q \
+		&& $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core; \
+	fi
+
 services: ## make sure PostgreSQL, Redis and RabbitMQ answer on 127.0.0.1 (tests need them)
 	@./.ci/services
 
@@ -56,7 +64,7 @@ lint: .venv ## ruff check, ruff format --check, mypy
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
-test: .venv ffmpeg services ## lint, then the whole suite (PYTEST_ARGS passes through)
+test: .venv ffmpeg chromium services ## lint, then the whole suite (PYTEST_ARGS passes through)
 	@$(MAKE) --no-print-directory lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
@@ -69,5 +77,5 @@ bench: .venv ffmpeg services ## run every bench/*.py script (results go to docs/
 	[ $$found -eq 1 ] || echo "no benchmark scripts in bench/ yet"
 
 clean: ## remove var/ (all local data) and caches; keeps .venv
-	rm -rf var .pytest_cache .mypy_cache .ruff_cache build dist
+	rm -rf var artifacts .pytest_cache .mypy_cache .ruff_cache build dist
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +

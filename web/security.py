@@ -2,39 +2,55 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Flask, Response
 from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from db.settings import Settings
 
-# The pages load their own scripts and styles, hls.js plays blob: media, and
-# signed S3/CDN URLs are https:; hls.js parses in a blob: worker. Nothing may frame us.
-CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data: blob: https:",
-        "media-src 'self' blob: https:",
-        "worker-src 'self' blob:",
-        "connect-src 'self' https:",
-        "font-src 'self'",
-        "object-src 'none'",
-        "frame-ancestors 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
+def content_security_policy(settings: Settings) -> str:
+    """The pages load their own scripts and styles; hls.js plays blob: media and parses
+    in a blob: worker; media comes from https: (S3, a CDN) or from the configured
+    storage endpoint and media base URL, which may be plain http (MinIO on a LAN).
+    Nothing may frame us."""
+    media = " ".join(["'self'", "blob:", "https:", *_origins(settings)])
+    return "; ".join(
+        (
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            f"img-src data: {media}",
+            f"media-src {media}",
+            "worker-src 'self' blob:",
+            f"connect-src {media}",
+            "font-src 'self'",
+            "object-src 'none'",
+            "frame-ancestors 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+        )
     )
-)
+
+
+def _origins(settings: Settings) -> list[str]:
+    origins = []
+    for url in (settings.s3_endpoint_url, settings.media_base_url):
+        parts = urlsplit(url or "")
+        if parts.scheme == "http" and parts.netloc:
+            origins.append(f"http://{parts.netloc}")
+    return origins
 
 
 def init_security(app: Flask, settings: Settings) -> None:
     production = settings.env == "production"
+    policy = content_security_policy(settings)
 
     @app.after_request
     def _headers(response: Response) -> Response:
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers.setdefault("Content-Security-Policy", policy)
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")

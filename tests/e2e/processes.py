@@ -6,12 +6,17 @@ import os
 import signal
 import subprocess
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import redis
 import requests
 
+from db.migrate import upgrade
+from tests import services
 from tests.services import VENV_BIN, free_port, wait_for
 
 
@@ -149,6 +154,41 @@ class Platform:
     def stop_all(self) -> None:
         for process in reversed(self.processes):
             process.kill()
+
+
+@contextmanager
+def platform_on_services(workdir: Path, moto: services.MotoServer) -> Iterator[Platform]:
+    """A migrated platform on PostgreSQL, RabbitMQ, Redis and S3 (moto), each fresh."""
+    database = services.create_database("cbrtl_e2e")
+    vhost = services.create_vhost()
+    platform = Platform(
+        env=clean_env(
+            CBRTL_DATA_DIR=str(workdir / "var"),
+            CBRTL_DATABASE_URL=database,
+            CBRTL_BROKER_URL=f"{services.AMQP_BASE}/{vhost}",
+            CBRTL_REDIS_URL=services.REDIS_URL,
+            # Ids restart in every fresh database: keys must not meet another test's.
+            CBRTL_STORAGE_URL=f"s3://cbrtl-test/e2e-{uuid.uuid4().hex[:8]}",
+            CBRTL_S3_ENDPOINT_URL=moto.endpoint_url,
+            CBRTL_SECRET_KEY="e2e-secret-key-that-is-long-enough-for-hs256",
+            # Counters live in the shared Redis; limits have tests of their own.
+            CBRTL_RATE_LIMIT_LOGIN_IP="100000 per minute",
+            CBRTL_RATE_LIMIT_LOGIN_ACCOUNT="100000 per minute",
+            CBRTL_RATE_LIMIT_REGISTER_IP="100000 per minute",
+        ),
+        workdir=workdir,
+    )
+    # Each platform starts with an empty cache: keys (user ids) repeat across databases.
+    flush = redis.Redis.from_url(services.REDIS_URL)
+    flush.flushdb()
+    flush.close()
+    try:
+        upgrade(database)
+        yield platform
+    finally:
+        platform.stop_all()
+        services.delete_vhost(vhost)
+        services.drop_database(database)
 
 
 class Api:

@@ -4,6 +4,7 @@ pages in words, no open redirects, asset caching and compression."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -221,3 +222,11 @@ def test_pages_load_no_inline_script_under_the_csp(client: FlaskClient) -> None:
     html = page(client, "/register")
     assert re.search(r"<script(?![^>]*\ssrc=)", html) is None
     assert "script-src 'self'" in client.get("/register").headers["Content-Security-Policy"]
+
+
+def test_the_csp_lets_pages_load_media_from_a_plain_http_storage_endpoint(make_app: Any) -> None:
+    app = make_app(s3_endpoint_url="http://minio.lan:9000", media_base_url=None)
+    policy = app.test_client().get("/login").headers["Content-Security-Policy"]
+    assert "img-src data: 'self' blob: https: http://minio.lan:9000" in policy
+    assert "media-src 'self' blob: https: http://minio.lan:9000" in policy
+    assert "script-src 'self';" in policy  # scripts stay our own

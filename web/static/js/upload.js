@@ -35,6 +35,7 @@
         return (await cbrtl.call("GET", `/api/v1/uploads/${uploadId}`)).received;
       } catch (error) {
         if (error.status && error.status < 500 && error.status !== 429) throw error;
+        sentText.textContent = `Connection lost; retrying (attempt ${attempt + 1})…`;
         await wait(Math.min(30000, 1000 * 2 ** attempt));
       }
     }
@@ -107,6 +108,7 @@
           contentId = saved.contentId;
           upload = { upload_id: saved.uploadId, chunk_size: saved.chunk };
           cbrtl.status(form, `Resuming your earlier upload of ${file.name}.`, "busy");
+          panel.dataset.resumed = "yes";
         }
       } catch (error) { /* expired or gone: start again */ }
       if (!upload) localStorage.removeItem(key);
