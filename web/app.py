@@ -42,14 +42,14 @@ from web.runtime import EXTENSION, Runtime, close_db_session
 from web.security import init_security
 
 API_PREFIX = "/api/v1"
-# Text only: video segments and images are compressed already.
+# Pages, assets and JSON. Not media: segments and images are compressed already, and
+# media answers Range requests, whose 206 parts must not be re-encoded.
 COMPRESSED_TYPES = [
     "text/html",
     "text/css",
     "text/javascript",
     "application/javascript",
     "application/json",
-    "application/vnd.apple.mpegurl",
 ]
 
 

@@ -10,6 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from db.settings import Settings
 
+
 def content_security_policy(settings: Settings) -> str:
     """The pages load their own scripts and styles; hls.js plays blob: media and parses
     in a blob: worker; media comes from https: (S3, a CDN) or from the configured

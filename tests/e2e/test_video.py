@@ -142,6 +142,10 @@ def test_upload_transcode_play_and_replace(
     assert any(s["codec_type"] == "audio" for s in streams)
     poster = requests.get(video["poster_url"], timeout=10)
     assert poster.status_code == 200 and poster.content[:2] == b"\xff\xd8"
+    # Cards in lists show the same poster (a signed URL to the same object).
+    card = api.call("GET", f"/content/{content_id}").json()["video"]
+    assert card["poster_url"].split("?")[0] == video["poster_url"].split("?")[0]
+    assert card["thumbnail_url"].split("?")[0] in {u.split("?")[0] for u in video["thumbnail_urls"]}
     assert api.call("GET", f"/content/{content_id}").json()["duration_s"] == pytest.approx(
         9, abs=0.5
     )
@@ -186,7 +190,11 @@ def test_a_damaged_video_fails_with_its_reason(
     failed = api.call("GET", f"/jobs/{job['id']}", token).json()
     assert failed["status"] == "failed" and failed["attempts"] == 1  # no pointless retries
     assert "incomplete or damaged" in failed["error"]
-    assert api.call("GET", f"/content/{content_id}").json()["video"] == {"status": "failed"}
+    assert api.call("GET", f"/content/{content_id}").json()["video"] == {
+        "status": "failed",
+        "poster_url": None,
+        "thumbnail_url": None,
+    }
 
 
 def test_worker_killed_mid_transcode_publishes_one_complete_set(

@@ -10,7 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from db.services import preferences, ratings, viewing
+from db.services import preferences, ratings, videos, viewing
 from tests.factories import PASSWORD, make_content, make_user
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
@@ -230,3 +230,24 @@ def test_the_csp_lets_pages_load_media_from_a_plain_http_storage_endpoint(make_a
     assert "img-src data: 'self' blob: https: http://minio.lan:9000" in policy
     assert "media-src 'self' blob: https: http://minio.lan:9000" in policy
     assert "script-src 'self';" in policy  # scripts stay our own
+
+
+def test_cards_show_a_small_still_and_the_title_page_the_poster(
+    client: FlaskClient, db_session: Session
+) -> None:
+    item = make_content(db_session, title="With Pictures", genres=["Drama"])
+    video = videos.get_or_create(session=db_session, content_id=item.id)
+    prefix = f"videos/{item.id}/j1"
+    video.status = "ready"
+    video.master_key = f"{prefix}/master.m3u8"
+    video.poster_key = f"{prefix}/poster.jpg"
+    video.thumbnail_keys = [f"{prefix}/thumbs/{n}.jpg" for n in (1, 2, 3)]
+    db_session.commit()
+    home = page(client, "/")
+    card = re.search(r'<img src="([^"]+)" alt="Still from With Pictures"', home)
+    assert card and f"{prefix}/thumbs/2.jpg" in card.group(1)
+    title = page(client, f"/content?id={item.id}")
+    assert re.search(
+        rf'<img src="[^"]*{prefix}/poster\.jpg[^"]*" alt="Poster of With Pictures"', title
+    )
+    assert "▶ Play" in title

@@ -103,7 +103,11 @@ def test_an_interrupted_upload_resumes_and_lands_whole_in_s3(
     stored = make_storage(settings).get_bytes(job["args"]["source_key"])
     assert stored == data
     assert client.get(f"/api/v1/content/{content_id}/video").json["status"] == "queued"
-    assert client.get(f"/api/v1/content/{content_id}").json["video"] == {"status": "queued"}
+    assert client.get(f"/api/v1/content/{content_id}").json["video"] == {
+        "status": "queued",
+        "poster_url": None,
+        "thumbnail_url": None,
+    }
     # Completing again (the answer was lost) gives the same job, not a second transcode.
     repeat = client.post(f"/api/v1/uploads/{upload_id}/complete", headers=headers)
     assert repeat.status_code == 202 and repeat.json["job"]["id"] == job["id"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from db.models import Content
+from db.models import Content, Video
 from db.services.videos import status_of
 from web.media.urls import direct_url
 
@@ -31,7 +31,16 @@ def content_document(
         "video": {
             "status": status_of(video, video.job if video else None),
             "poster_url": direct_url(video.poster_key) if video and video.poster_key else None,
+            "thumbnail_url": _card_image(video),
         },
         "your_rating": your_rating,
         "predicted_rating": predicted_rating,
     }
+
+
+def _card_image(video: Video | None) -> str | None:
+    """A small still for cards in lists: the middle thumbnail (320 px wide, a few KB)
+    rather than the full-size poster."""
+    if video is None or not video.thumbnail_keys:
+        return None
+    return direct_url(video.thumbnail_keys[len(video.thumbnail_keys) // 2])

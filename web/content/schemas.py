@@ -46,6 +46,9 @@ class RatingSummary(Schema):
 class VideoSummary(Schema):
     status = fields.String()
     poster_url = fields.String(allow_none=True, metadata={"description": "Once a video is ready"})
+    thumbnail_url = fields.String(
+        allow_none=True, metadata={"description": "A small still for cards, once ready"}
+    )
 
 
 class ContentOut(Schema):
