@@ -44,18 +44,10 @@ from urllib.parse import urlsplit
 
 import benchlib  # puts this checkout first on sys.path
 
+from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
+
 GOAL_BYTES = 300_000
 KB = 1000
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 VIEWPORT = {"width": 1280, "height": 860}
 PASSWORD = "page-weight-password-1234"
 ACCOUNTS = {"admin": "admin@example.org", "viewer": "viewer@example.org"}

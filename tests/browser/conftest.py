@@ -21,26 +21,15 @@ import requests
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 from tests import services
+from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.processes import Api, Platform, platform_on_services
 from tests.services import wait_for
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path(os.environ.get("CBRTL_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = Path(os.environ.get("CBRTL_SCREENSHOTS", ROOT / "artifacts" / "screenshots"))
 PASSWORD = "browser-tests-secret"
-# As the machine's own probe ran it: no sandbox as root, no calls home on a closed network.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
 
 
 @dataclass
@@ -97,7 +86,11 @@ def site(tmp_path_factory: pytest.TempPathFactory, moto: services.MotoServer) ->
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            # Players start without a click, as the tests start them by script.
+            args=[*CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"],
+        )
         yield browser
         browser.close()
 
