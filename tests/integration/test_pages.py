@@ -150,7 +150,13 @@ def test_login_page_only_returns_to_paths_on_this_site(
     client: FlaskClient, db_session: Session
 ) -> None:
     assert 'data-then="/profile"' in page(client, "/login?next=/profile")
-    for evil in ("https://evil.example/", "//evil.example/x", "javascript:alert(1)"):
+    for evil in (
+        "https://evil.example/",
+        "//evil.example/x",
+        "/\\evil.example/x",
+        "/%5Cevil.example",
+        "javascript:alert(1)",
+    ):
         assert 'data-then="/"' in page(client, f"/login?next={evil}")
     user = make_user(db_session)
     db_session.commit()

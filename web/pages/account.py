@@ -20,7 +20,9 @@ HISTORY_PAGE = 20
 def next_page() -> str:
     """Where to go after signing in: only a path on this site (no open redirect)."""
     target = request.args.get("next", "/")
-    return target if target.startswith("/") and not target.startswith("//") else "/"
+    # Browsers read a backslash as a slash ("/\host" is "//host"), so none may pass.
+    local = target.startswith("/") and not target.startswith("//")
+    return target if local and "\\" not in target and target.isprintable() else "/"
 
 
 @blp.get("/login")
