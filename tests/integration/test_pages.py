@@ -101,6 +101,8 @@ def test_content_page_shows_details_your_rating_and_the_play_state(
         ("?id=abc", 422, "needs ?id= followed by a number"),
         ("?id=-3", 422, "needs ?id= followed by a number"),
         ("?id=99999999999999999999", 404, "no such title"),
+        ("?id=" + "9" * 5000, 404, "no such title"),
+        ("?id=²", 422, "needs ?id= followed by a number"),
         ("?id=987654321", 404, "not found"),
     ],
 )
@@ -178,6 +180,8 @@ def test_profile_shows_details_preferences_and_history(
     sign_in(client, user.email)
     html = page(client, "/profile")
     assert user.email in html
+    for odd in ("²", "9" * 5000, "-1", "0"):
+        assert "Half Watched" in page(client, f"/profile?page={odd}")  # the first page
     assert 'value="Comedy" checked' in html
     assert "Half Watched" in html and "2:05 — resume" in html
 
@@ -219,6 +223,8 @@ def test_assets_are_fingerprinted_cached_and_compressed(client: FlaskClient) -> 
     assert response.status_code == 200
     assert "immutable" in response.headers["Cache-Control"]
     assert response.headers.get("Content-Encoding") == "br"
+    stale = client.get("/static/css/site.css?v=000000000000")
+    assert "immutable" not in stale.headers.get("Cache-Control", "")
     home = client.get("/", headers={**HTML, "Accept-Encoding": "gzip"})
     assert home.headers.get("Content-Encoding") == "gzip"
     assert "private" in home.headers["Cache-Control"]

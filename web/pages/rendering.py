@@ -21,6 +21,16 @@ def _fingerprint(path: str) -> str:
     return hashlib.sha256((STATIC / path).read_bytes()).hexdigest()[:12]
 
 
+def _is_current(version: str | None) -> bool:
+    """Only this build's hash may be cached for good (a rolling deploy can route an old
+    page's asset URL to a new instance, or the reverse)."""
+    filename = (request.view_args or {}).get("filename", "")
+    try:
+        return version is not None and version == _fingerprint(filename)
+    except OSError:
+        return False
+
+
 def asset(path: str) -> str:
     """A static URL with a content hash, so browsers may cache it for a year."""
     return url_for("static", filename=path, v=_fingerprint(path))
@@ -64,7 +74,7 @@ def init_pages(app: Flask) -> None:
             response.get_data()
             if opened is not None:
                 opened()
-        if request.endpoint == "static" and request.args.get("v"):
+        if request.endpoint == "static" and _is_current(request.args.get("v")):
             response.headers["Cache-Control"] = f"public, max-age={YEAR_S}, immutable"
         elif response.mimetype == "text/html":
             # Pages show who is signed in: never from a shared cache.

@@ -9,14 +9,29 @@ const cbrtl = (() => {
   };
 
   let refreshing = null;
-  // One refresh at a time: parallel 401s share it (a second use of a refresh token
-  // would revoke the whole sign-in).
+  // One refresh at a time, across tabs too: a refresh token works once, and a second
+  // use of it would revoke the whole sign-in. A tab that waited for another tab's
+  // refresh finds a new access cookie and has nothing to do.
+  const refreshOnce = async () => {
+    const before = cookie("csrf_access_token");
+    const run = async () => {
+      if (cookie("csrf_access_token") && cookie("csrf_access_token") !== before) return 200;
+      try {
+        const response = await fetch("/api/v1/auth/refresh", {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { "X-CSRF-TOKEN": cookie("csrf_refresh_token") },
+        });
+        return response.status;
+      } catch (e) {
+        return 0;
+      }
+    };
+    return navigator.locks ? navigator.locks.request("cbrtl-refresh", run) : run();
+  };
+  // Resolves to the refresh's HTTP status (0: the server could not be reached).
   const refresh = () => {
-    refreshing = refreshing || fetch("/api/v1/auth/refresh", {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "X-CSRF-TOKEN": cookie("csrf_refresh_token") },
-    }).then((r) => r.ok).catch(() => false).finally(() => { refreshing = null; });
+    refreshing = refreshing || refreshOnce().finally(() => { refreshing = null; });
     return refreshing;
   };
 
@@ -45,7 +60,9 @@ const cbrtl = (() => {
     } catch (e) {
       throw new ApiError(0, null);
     }
-    if (response.status === 401 && retry && cookie("csrf_refresh_token") && await refresh()) {
+    // Sign-in calls answer 401 for a wrong password: nothing to refresh there.
+    const renewable = retry && !path.startsWith("/api/v1/auth/") && cookie("csrf_refresh_token");
+    if (response.status === 401 && renewable && (await refresh()) === 200) {
       return call(method, path, { json, body, headers, retry: false, keepalive });
     }
     const text = await response.text();
@@ -131,15 +148,24 @@ const cbrtl = (() => {
     location.assign("/");
   });
 
-  // The server saw no usable access cookie but a refresh cookie: renew, then reload.
+  // The server saw no usable access cookie but a refresh cookie: renew, then reload
+  // (twice at most in a row, so a clock skew between hosts cannot loop).
   if (document.body && document.body.hasAttribute("data-refresh-session")) {
-    refresh().then((ok) => {
-      if (ok) { location.reload(); return; }
-      document.cookie = "csrf_refresh_token=; Max-Age=0; path=/";
-      if (document.querySelector("h1") && document.title.startsWith("Signing you back in")) {
+    const reloads = Number(sessionStorage.getItem("cbrtl-reloads") || 0);
+    refresh().then((status) => {
+      if (status === 200 && reloads < 2) {
+        sessionStorage.setItem("cbrtl-reloads", String(reloads + 1));
+        location.reload();
+        return;
+      }
+      // Only a refused refresh ends the session; a network blip keeps it for later.
+      if (status === 401) document.cookie = "csrf_refresh_token=; Max-Age=0; path=/";
+      if (document.title.startsWith("Signing you back in")) {
         location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
       }
     });
+  } else if (window.sessionStorage) {
+    sessionStorage.removeItem("cbrtl-reloads");
   }
 
   const escape = (text) => String(text ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);

@@ -32,23 +32,45 @@
       <td>${actions.join(" ")}</td></tr>`;
   };
 
+  let shown = "";
+  let failures = 0;
+
+  // Rows are replaced only when they changed, and a focused button keeps its focus.
+  const render = (html) => {
+    if (html === shown) return;
+    const focused = document.activeElement && body.contains(document.activeElement)
+      ? [...document.activeElement.attributes].find((a) => a.name.startsWith("data-retry") || a.name.startsWith("data-cancel"))
+      : null;
+    body.innerHTML = html;
+    shown = html;
+    if (focused) {
+      const again = body.querySelector(`[${focused.name}="${focused.value}"]`);
+      (again || table).focus();
+    }
+  };
+
   async function load() {
     clearTimeout(timer);
+    if (document.hidden) { timer = setTimeout(load, EVERY_MS); return; } // no polling in the background
     const query = new URLSearchParams({ page, per_page: PER_PAGE });
     if (filter.status.value) query.set("status", filter.status.value);
     if (filter.type.value) query.set("type", filter.type.value);
     try {
       const data = await cbrtl.call("GET", `/api/v1/jobs?${query}`);
       const pages = Math.max(1, Math.ceil(data.total / PER_PAGE));
-      body.innerHTML = data.items.length ? data.items.map(row).join("") : '<tr><td colspan="8" class="muted">No jobs match.</td></tr>';
+      render(data.items.length ? data.items.map(row).join("") : '<tr><td colspan="8" class="muted">No jobs match.</td></tr>');
       pageText.textContent = `Page ${page} of ${pages} · ${data.total} jobs`;
       prev.disabled = page <= 1;
       next.disabled = page >= pages;
       updated.textContent = `Updated ${new Date().toLocaleTimeString()}`;
+      failures = 0;
     } catch (error) {
       updated.textContent = `Could not refresh: ${error.message}`;
+      if (error.status === 401 || error.status === 403) return; // signed out: stop
+      failures += 1;
     }
-    timer = setTimeout(load, EVERY_MS);
+    // Back off while the server is unreachable: 2 s, 4 s, ... up to 30 s.
+    timer = setTimeout(load, Math.min(30000, EVERY_MS * 2 ** failures));
   }
 
   const act = async (path, done) => {
@@ -75,6 +97,7 @@
     load();
   });
   filter.addEventListener("submit", (event) => event.preventDefault());
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) load(); });
   prev.addEventListener("click", () => { page -= 1; load(); });
   next.addEventListener("click", () => { page += 1; load(); });
   load();

@@ -9,21 +9,29 @@
   const state = page.querySelector("[data-video-state]");
   const SAVE_EVERY_S = 10;
 
+  // Follow a video being prepared until it is ready (then reload to play it) or failed.
   const waitUntilReady = () => {
     const bar = page.querySelector("[data-video-progress]");
+    let failures = 0;
     const poll = async () => {
+      if (document.hidden) { setTimeout(poll, 2000); return; }
       try {
         const video = await cbrtl.call("GET", `/api/v1/content/${id}/video`);
+        failures = 0;
         if (video.status === "ready") { location.reload(); return; }
         if (video.status === "failed") {
           state.innerHTML = `<p class="error-text">This video could not be processed: ${cbrtl.escape(video.error || "unknown reason")}.</p>`;
           return;
         }
+        if (video.status === "none") return;
         if (bar) bar.value = video.progress || 0;
         const text = state.querySelector("p");
         if (text) text.textContent = `This video is still being prepared (${video.status}, ${Math.round((video.progress || 0) * 100)}%). The page will start it when it is ready.`;
-      } catch (error) { /* try again on the next tick */ }
-      setTimeout(poll, 2000);
+      } catch (error) {
+        if (error.status >= 400 && error.status < 500 && error.status !== 429) return;
+        failures += 1;
+      }
+      setTimeout(poll, Math.min(30000, 2000 * 2 ** failures));
     };
     setTimeout(poll, 2000);
   };
@@ -31,7 +39,7 @@
   const status = page.dataset.status;
   const source = page.dataset.masterUrl;
   const video = page.querySelector("video");
-  if (status !== "ready") waitUntilReady();
+  if (["uploading", "queued", "processing"].includes(status)) waitUntilReady();
   if (!video || !source) return;
 
   const menu = page.querySelector("[data-quality]");

@@ -13,23 +13,35 @@
     clear.hidden = score === null;
   };
 
-  form.addEventListener("change", async (event) => {
+  // Arrow keys step through every half star: save the one the user stops on, and
+  // let only the latest answer speak.
+  let timer = null;
+  let sequence = 0;
+  form.addEventListener("change", (event) => {
     if (event.target.name !== "score") return;
     const score = Number(event.target.value);
+    clearTimeout(timer);
     cbrtl.status(form, "Saving…", "busy");
-    try {
-      const saved = await cbrtl.call("PUT", `/api/v1/content/${id}/rating`, { json: { score } });
-      show(saved.score);
-      cbrtl.status(form, "Rating saved.", "ok");
-    } catch (error) {
-      cbrtl.status(form, error.message, "error");
-    }
+    timer = setTimeout(async () => {
+      const mine = ++sequence;
+      try {
+        const saved = await cbrtl.call("PUT", `/api/v1/content/${id}/rating`, { json: { score } });
+        if (mine !== sequence) return;
+        show(saved.score);
+        cbrtl.status(form, "Rating saved.", "ok");
+      } catch (error) {
+        if (mine === sequence) cbrtl.status(form, error.message, "error");
+      }
+    }, 400);
   });
 
   clear.addEventListener("click", async () => {
+    clearTimeout(timer);
+    const mine = ++sequence;
     cbrtl.status(form, "Clearing…", "busy");
     try {
       await cbrtl.call("DELETE", `/api/v1/content/${id}/rating`);
+      if (mine !== sequence) return;
       for (const radio of form.querySelectorAll("input[name=score]")) radio.checked = false;
       show(null);
       cbrtl.status(form, "Rating cleared.", "ok");

@@ -55,7 +55,7 @@
         offset = answer.received;
         failures = 0;
       } catch (error) {
-        if (error.status === 409 && error.details && "received" in error.details) {
+        if (error.status === 409 && error.details && error.details.received !== undefined) {
           offset = Number(error.details.received); // the server has more (or less) than we thought
           continue;
         }
@@ -70,12 +70,18 @@
   }
 
   async function follow(contentId) {
-    for (;;) {
+    for (let failures = 0; ; ) {
       let video;
       try {
         video = await cbrtl.call("GET", `/api/v1/content/${contentId}/video`);
+        failures = 0;
       } catch (error) {
-        await wait(3000);
+        if (error.status >= 400 && error.status < 500 && error.status !== 429) {
+          processedText.textContent = `Could not follow the processing: ${error.message}`;
+          return;
+        }
+        failures += 1;
+        await wait(Math.min(30000, 1500 * 2 ** failures));
         continue;
       }
       processed.value = video.status === "ready" ? 1 : video.progress || 0;
@@ -101,13 +107,15 @@
     const saved = JSON.parse(localStorage.getItem(key) || "null");
     let contentId;
     let upload;
+    let created = false;
     if (saved) {
       try {
         const state = await cbrtl.call("GET", `/api/v1/uploads/${saved.uploadId}`);
-        if (state.status === "open" || state.status === "uploading") {
+        const fresh = !state.expires_at || new Date(state.expires_at) > new Date(Date.now() + 60000);
+        if (state.status === "open" && fresh) {
           contentId = saved.contentId;
           upload = { upload_id: saved.uploadId, chunk_size: saved.chunk };
-          cbrtl.status(form, `Resuming your earlier upload of ${file.name}.`, "busy");
+          cbrtl.status(form, `Resuming your earlier upload of ${file.name} (the title and details typed then are kept).`, "busy");
           panel.dataset.resumed = "yes";
         }
       } catch (error) { /* expired or gone: start again */ }
@@ -122,6 +130,7 @@
       if (form.release_year.value) fields.release_year = Number(form.release_year.value);
       const item = await cbrtl.call("POST", "/api/v1/content", { json: fields });
       contentId = item.id;
+      created = true;
       try {
         upload = await cbrtl.call("POST", `/api/v1/content/${contentId}/uploads`, {
           json: { filename: file.name, size_bytes: file.size, content_type: typeOf(file) },
@@ -135,7 +144,16 @@
     }
     panel.hidden = false;
     panel.dataset.contentId = String(contentId);
-    await send(file, upload.upload_id, upload.chunk_size);
+    try {
+      await send(file, upload.upload_id, upload.chunk_size);
+    } catch (error) {
+      // Refused for good (expired, not a video...): the next try starts afresh, and a
+      // title made for this upload does not stay behind without its video.
+      localStorage.removeItem(key);
+      if (created) await cbrtl.call("DELETE", `/api/v1/content/${contentId}`).catch(() => {});
+      panel.hidden = true;
+      throw error;
+    }
     await cbrtl.call("POST", `/api/v1/uploads/${upload.upload_id}/complete`);
     localStorage.removeItem(key);
     cbrtl.status(form, "Uploaded. The video is being processed.", "ok");
