@@ -18,7 +18,7 @@ from db.engine import make_engine
 from tests.e2e import poison_tasks
 from tests.e2e.faults import enqueue, job, record, stats_mismatches, unfinished_jobs
 from tests.e2e.processes import Api, Platform
-from tests.e2e.test_video import make_clip
+from tests.e2e.test_video import make_clip, upload
 from tests.factories import PASSWORD, make_content, make_user
 from tests.services import free_port, wait_for
 
@@ -169,13 +169,19 @@ def test_ratings_are_not_starved_by_a_burst_of_transcodes(
     """Ten uploads' transcodes and a burst of ratings at once: the ratings, on their own
     queue and workers, are all aggregated while transcodes are still waiting."""
     emails, items = seed(engine, users=10, titles=5)
+    with Session(engine) as session:
+        maker = make_user(session, roles=("creator",))
+        titles = [make_content(session, owner=maker, title=f"Burst {n}").id for n in range(10)]
+        session.commit()
+        maker_email = maker.email
     clip = make_clip(tmp_path / "burst.mp4", size="1280x720", seconds=8)
-    for n in range(10):
-        on_services.cbrtl("transcode", "add", str(clip), "--title", f"Burst {n}")
     on_services.start_web()
+    api = Api(on_services.base_url)
+    maker_token = api.token(maker_email, PASSWORD)
+    for content_id in titles:  # queued through the upload API, as creators do
+        upload(api, maker_token, content_id, clip)
     on_services.start_worker("media")
     on_services.start_worker("ratings,default")
-    api = Api(on_services.base_url)
     accepted = rate_all(api, [api.token(e, PASSWORD) for e in emails], items)
 
     wait_for(

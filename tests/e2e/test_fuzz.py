@@ -15,7 +15,7 @@ from tests.e2e.processes import Api, Platform
 from tests.services import VENV_BIN
 
 PASSWORD = "correct horse battery staple"
-FUZZ_SECONDS = "60"
+FUZZ_SECONDS = "35"
 
 
 def test_api_fuzz_finds_no_server_error_and_no_schema_violation(on_services: Platform) -> None:
