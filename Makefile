@@ -2,8 +2,9 @@
 #
 #   make run    create .venv, install, migrate, start every Procfile process
 #               on the embedded defaults (data in ./var) at http://127.0.0.1:$PORT
-#   make test   everything the tests need (venv, ffmpeg, PostgreSQL, Redis,
-#               RabbitMQ), then lint, then the whole pytest suite
+#   make test   everything the tests need (venv, ffmpeg, chromium, PostgreSQL, Redis,
+#               RabbitMQ), then lint, then the whole pytest suite (two workers, then
+#               the service-restart tests alone)
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -66,7 +67,9 @@ lint: .venv ## ruff check, ruff format --check, mypy
 
 test: .venv ffmpeg chromium services ## lint, then the whole suite (PYTEST_ARGS passes through)
 	@$(MAKE) --no-print-directory lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --dist loadgroup -m "not serial" $(PYTEST_ARGS)
+	@# Then, alone, the tests that restart PostgreSQL and RabbitMQ (5: none selected).
+	$(BIN)/pytest -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 bench: .venv ffmpeg services ## run every bench/*.py script (results go to docs/BENCHMARKS.md)
 	@set -e; found=0; \

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
@@ -31,6 +32,25 @@ os.environ.update(
     AWS_DEFAULT_REGION="us-east-1",
 )
 BUCKET = "cbrtl-test"
+
+
+# Transcodes name their working folders by job id, and ids restart in every fresh
+# database: parallel workers get a temporary folder each.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    _tmp = Path(tempfile.gettempdir()) / f"cbrtl-{os.environ['PYTEST_XDIST_WORKER']}"
+    _tmp.mkdir(exist_ok=True)
+    os.environ["TMPDIR"] = str(_tmp)
+    tempfile.tempdir = None
+
+# Tests that transcode or drive Chromium share one xdist worker (one ffmpeg at a time on
+# two cores); the rest spread over both.
+HEAVY = ("tests/browser/", "tests/e2e/test_video.py", "tests/e2e/test_faults.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.startswith(HEAVY):
+            item.add_marker(pytest.mark.xdist_group("media"))
 
 
 @pytest.fixture(scope="session")

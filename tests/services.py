@@ -25,7 +25,9 @@ ADMIN_PG_URL = os.environ.get(
     "CBRTL_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 )
 AMQP_BASE = os.environ.get("CBRTL_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672")
-REDIS_URL = os.environ.get("CBRTL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# A parallel run (pytest-xdist) gives each worker its own Redis database: tests flush theirs.
+XDIST_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:] or 0)
+REDIS_URL = os.environ.get("CBRTL_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{15 - XDIST_WORKER}")
 VENV_BIN = Path(sys.executable).parent
 
 

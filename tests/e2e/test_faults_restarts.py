@@ -23,6 +23,9 @@ from tests.e2e.test_faults import seed
 from tests.factories import PASSWORD
 from tests.services import wait_for
 
+# They stop and start the machine's PostgreSQL and RabbitMQ: nothing else may run meanwhile.
+pytestmark = pytest.mark.serial
+
 PG_VERSION = sorted(os.listdir("/etc/postgresql"))[-1] if Path("/etc/postgresql").is_dir() else ""
 
 
