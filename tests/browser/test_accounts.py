@@ -76,9 +76,10 @@ def test_a_lapsed_access_cookie_is_renewed_by_the_page(page: Page, site: Site) -
     assert any(c["name"] == "access_token_cookie" for c in context.cookies())
 
 
-def test_pages_fit_a_phone_screen(browser_phone: Page) -> None:
+def test_pages_fit_a_phone_screen(browser_phone: Page, site: Site) -> None:
     page = browser_phone
-    for path in ("/", "/login", "/register"):
+    title = site.video_title_id
+    for path in ("/", "/login", "/register", f"/content?id={title}", f"/video?id={title}"):
         page.goto(path)
         overflow = page.evaluate("() => document.documentElement.scrollWidth - innerWidth")
         assert overflow <= 0, (path, overflow)

@@ -81,15 +81,9 @@ def home_rows(session: Session, user_id: int | None) -> list[dict[str, Any]]:
     """The home page's rows, for the JSON API and the page; recommended items carry a reason."""
     rows: list[tuple[str, str, list[dict[str, Any]]]] = []
     if user_id is not None:
+        # The picks are Content documents already, and never titles the user rated.
         picks = recommendations(session, user_id, ROW_LENGTH)["items"]
-        reasons = {p["content"]["id"]: p["reason"] for p in picks}
-        recommended = documents(
-            session,
-            trending.contents_in_order(session=session, ids=list(reasons)),
-            user_id,
-        )
-        for item in recommended:
-            item["reason"] = reasons[item["id"]]
+        recommended = [{**p["content"], "reason": p["reason"]} for p in picks]
         rows.append(("recommended", "Recommended for you", recommended))
         started = viewing.continue_watching(session=session, user_id=user_id, limit=ROW_LENGTH)
         rows.append(

@@ -168,7 +168,12 @@ const cbrtl = (() => {
     sessionStorage.removeItem("cbrtl-reloads");
   }
 
+  // A refusal that trying again will not change (not a dropped connection, a 5xx or a 429).
+  const isFinal = (error) => error.status >= 400 && error.status < 500 && error.status !== 429;
+  // How long to wait before try number `failures` + 1: base, 2 x base, ... at most 30 s.
+  const backoffMs = (failures, baseMs) => Math.min(30000, baseMs * 2 ** Math.min(failures, 5));
+
   const escape = (text) => String(text ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-  return { call, cookie, status, ApiError, escape };
+  return { call, cookie, status, ApiError, escape, isFinal, backoffMs };
 })();

@@ -70,7 +70,7 @@
       failures += 1;
     }
     // Back off while the server is unreachable: 2 s, 4 s, ... up to 30 s.
-    timer = setTimeout(load, Math.min(30000, EVERY_MS * 2 ** failures));
+    timer = setTimeout(load, cbrtl.backoffMs(failures, EVERY_MS));
   }
 
   const act = async (path, done) => {

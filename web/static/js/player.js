@@ -28,10 +28,10 @@
         const text = state.querySelector("p");
         if (text) text.textContent = `This video is still being prepared (${video.status}, ${Math.round((video.progress || 0) * 100)}%). The page will start it when it is ready.`;
       } catch (error) {
-        if (error.status >= 400 && error.status < 500 && error.status !== 429) return;
+        if (cbrtl.isFinal(error)) return;
         failures += 1;
       }
-      setTimeout(poll, Math.min(30000, 2000 * 2 ** failures));
+      setTimeout(poll, cbrtl.backoffMs(failures, 2000));
     };
     setTimeout(poll, 2000);
   };

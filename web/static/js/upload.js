@@ -34,9 +34,9 @@
       try {
         return (await cbrtl.call("GET", `/api/v1/uploads/${uploadId}`)).received;
       } catch (error) {
-        if (error.status && error.status < 500 && error.status !== 429) throw error;
+        if (cbrtl.isFinal(error)) throw error;
         sentText.textContent = `Connection lost; retrying (attempt ${attempt + 1})…`;
-        await wait(Math.min(30000, 1000 * 2 ** attempt));
+        await wait(cbrtl.backoffMs(attempt, 1000));
       }
     }
   }
@@ -59,10 +59,10 @@
           offset = Number(error.details.received); // the server has more (or less) than we thought
           continue;
         }
-        if (error.status && error.status < 500 && error.status !== 429) throw error;
+        if (cbrtl.isFinal(error)) throw error;
         failures += 1;
         showSent(offset, file.size, `connection lost, retrying (attempt ${failures})`);
-        await wait(Math.min(30000, 1000 * 2 ** Math.min(failures, 5)));
+        await wait(cbrtl.backoffMs(failures, 1000));
         offset = await received(uploadId);
       }
     }
@@ -76,12 +76,12 @@
         video = await cbrtl.call("GET", `/api/v1/content/${contentId}/video`);
         failures = 0;
       } catch (error) {
-        if (error.status >= 400 && error.status < 500 && error.status !== 429) {
+        if (cbrtl.isFinal(error)) {
           processedText.textContent = `Could not follow the processing: ${error.message}`;
           return;
         }
         failures += 1;
-        await wait(Math.min(30000, 1500 * 2 ** failures));
+        await wait(cbrtl.backoffMs(failures, 1500));
         continue;
       }
       processed.value = video.status === "ready" ? 1 : video.progress || 0;
