@@ -141,12 +141,17 @@ class Platform:
         return worker
 
     def start_beat(self) -> Process:
+        # Each beat its own schedule file, as on separate hosts: two beats sharing one
+        # shelve file corrupt it, and that is not what a second beat replica does.
+        schedule = self.workdir / f"celerybeat-schedule-{uuid.uuid4().hex[:6]}"
         return self.spawn(
             "beat",
             str(VENV_BIN / "celery"),
             "--app",
             "workers.celery_app",
             "beat",
+            "--schedule",
+            str(schedule),
             "--loglevel",
             "INFO",
         )

@@ -38,7 +38,11 @@ def test_two_beats_fire_a_slot_once(on_services: Platform) -> None:
         def both_ticked_twice() -> bool:
             return all(b.log.read_text().count("schedules-tick") >= 2 for b in beats)
 
-        wait_for(both_ticked_twice, timeout=90, interval=0.5, what="two ticks from each beat")
+        try:
+            wait_for(both_ticked_twice, timeout=150, interval=0.5, what="two ticks from each beat")
+        except AssertionError as error:
+            logs = "\n".join(f"--- {b.log.name}\n{b.tail(15)}" for b in beats)
+            raise AssertionError(f"{error}\n{logs}") from None
         with Session(engine) as session:
             runs = session.scalar(
                 select(func.count())
