@@ -2,8 +2,8 @@
 #
 #   make run    create .venv, install, migrate, start every Procfile process
 #               on the embedded defaults (data in ./var) at http://127.0.0.1:$PORT
-#   make test   everything the tests need (venv, ffmpeg, chromium, PostgreSQL, Redis,
-#               RabbitMQ), then lint, then the whole pytest suite (two workers, then
+#   make test   everything the tests need (venv, ffmpeg, chromium, nginx, PostgreSQL,
+#               Redis, RabbitMQ), then lint, then the whole pytest suite (two workers, then
 #               the service-restart tests alone)
 
 SHELL := /bin/bash
@@ -16,7 +16,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help .venv ffmpeg chromium services run lint test bench clean
+.PHONY: help .venv ffmpeg chromium nginx services run lint test bench clean
 
 help: ## list the targets
 	@echo "usage: make TARGET"
@@ -51,6 +51,14 @@ chromium: ## install Debian's chromium for the browser tests if it is missing (n
 		&& $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core; \
 	fi
 
+nginx: ## install Debian's nginx for the load-balancer tests if it is missing (its service is not started)
+	@if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then \
+		if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO=sudo; else SUDO=; fi; \
+		echo "nginx is not installed: apt-get install nginx"; \
+		$$SUDO apt-get update -q \
+		&& $$SUDO env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -q --no-install-recommends nginx; \
+	fi
+
 services: ## make sure PostgreSQL, Redis and RabbitMQ answer on 127.0.0.1 (tests need them)
 	@./.ci/services
 
@@ -65,7 +73,7 @@ lint: .venv ## ruff check, ruff format --check, mypy
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
-test: .venv ffmpeg chromium services ## lint, then the whole suite (PYTEST_ARGS passes through)
+test: .venv ffmpeg chromium nginx services ## lint, then the whole suite (PYTEST_ARGS passes through)
 	@$(MAKE) --no-print-directory lint
 	$(BIN)/pytest -n 2 --dist loadgroup -m "not serial" $(PYTEST_ARGS)
 	@# Then, alone, the tests that restart PostgreSQL and RabbitMQ (5: none selected).

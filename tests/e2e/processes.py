@@ -73,12 +73,12 @@ class Platform:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def spawn(self, name: str, *argv: str) -> Process:
+    def spawn(self, name: str, *argv: str, port: int | None = None) -> Process:
         log = self.workdir / f"{name}-{uuid.uuid4().hex[:6]}.log"
         with log.open("wb") as out:
             popen = subprocess.Popen(
                 argv,
-                env={**self.env, "PORT": str(self.port)},
+                env={**self.env, "PORT": str(port or self.port)},
                 cwd=self.workdir,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -100,16 +100,20 @@ class Platform:
         assert done.returncode == 0, done.stderr
         return done
 
-    def start_web(self) -> Process:
+    def start_web(self, port: int | None = None) -> Process:
+        """gunicorn on the platform's port, or on `port` (several replicas)."""
+        port = port or self.port
         web = self.spawn(
             "web",
             str(VENV_BIN / "gunicorn"),
             "--config",
             "python:web.gunicorn_conf",
             "web.app:create_app()",
+            port=port,
         )
+        ready = f"http://127.0.0.1:{port}/readyz"
         wait_for(
-            lambda: requests.get(f"{self.base_url}/readyz", timeout=2).status_code == 200,
+            lambda: requests.get(ready, timeout=2).status_code == 200,
             timeout=60,
             what=f"web ready\n{web.tail()}",
         )

@@ -1,0 +1,95 @@
+"""docker/nginx.conf under Debian's nginx: it parses, and its HLS edge caches."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import boto3
+import requests
+
+from tests.conftest import BUCKET
+from tests.deploy import nginx
+from tests.services import MotoServer, free_port
+
+
+def public_videos(bucket: str, prefix: str) -> dict[str, object]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{bucket}/{prefix}/videos/*",
+            }
+        ],
+    }
+
+
+def _loopback(tmp_path: Path, moto: MotoServer, path: str) -> nginx.Loopback:
+    return nginx.loopback(
+        tmp_path,
+        web_ports=(free_port(), free_port()),
+        origin=moto.endpoint_url.removeprefix("http://"),
+        bucket_prefix=f"/{path}/",
+    )
+
+
+def test_config_passes_nginx_t(tmp_path: Path, moto: MotoServer) -> None:
+    conf = nginx.write_conf(_loopback(tmp_path, moto, f"{BUCKET}/media"))
+    checked = nginx.check(conf)
+    assert checked.returncode == 0, checked.stderr
+    assert "syntax is ok" in checked.stderr and "test is successful" in checked.stderr
+
+
+def test_nginx_t_rejects_a_broken_config(tmp_path: Path, moto: MotoServer) -> None:
+    conf = nginx.write_conf(_loopback(tmp_path, moto, f"{BUCKET}/media"))
+    conf.write_text(conf.read_text().replace("proxy_cache hls;", "proxy_cache nowhere;"))
+    checked = nginx.check(conf)
+    assert checked.returncode != 0
+    assert "nowhere" in checked.stderr
+
+
+def test_hls_edge_serves_segments_from_its_cache(tmp_path: Path, moto: MotoServer) -> None:
+    bucket, prefix = f"cbrtl-edge-{uuid.uuid4().hex[:8]}", "media"
+    s3 = boto3.client("s3", endpoint_url=moto.endpoint_url)
+    s3.create_bucket(Bucket=bucket)
+    # What compose's createbucket does to MinIO: published videos are public-read.
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(public_videos(bucket, prefix)))
+    segment = b"\x47" * 188 * 50  # MPEG-TS packets
+    key = "videos/7/j3/720p/seg_00001.ts"
+    s3.put_object(Bucket=bucket, Key=f"{prefix}/{key}", Body=segment, ContentType="video/mp2t")
+    where = _loopback(tmp_path, moto, f"{bucket}/{prefix}")
+    with nginx.running(where):
+        url = f"{where.base_url}/hls/{key}"
+        first = requests.get(url, timeout=10)
+        second = requests.get(url, timeout=10)
+        assert (first.status_code, second.status_code) == (200, 200)
+        assert first.headers["X-Cache-Status"] == "MISS"
+        assert second.headers["X-Cache-Status"] == "HIT"
+        assert first.content == second.content == segment
+        assert first.headers["Content-Type"] == "video/mp2t"
+
+        # The origin losing the file does not reach viewers the edge already serves.
+        s3.delete_object(Bucket=bucket, Key=f"{prefix}/{key}")
+        after = requests.get(url, timeout=10)
+        assert after.status_code == 200 and after.content == segment
+        assert after.headers["X-Cache-Status"] == "HIT"
+
+        # A range of a cached segment comes from the cache too.
+        ranged = requests.get(url, headers={"Range": "bytes=0-187"}, timeout=10)
+        assert ranged.status_code == 206 and ranged.content == segment[:188]
+
+        missing = requests.get(f"{where.base_url}/hls/videos/7/j3/none.ts", timeout=10)
+        assert missing.status_code in (403, 404)
+        assert requests.post(url, data=b"x", timeout=10).status_code == 403
+
+
+def test_metrics_are_not_public_and_status_is_internal(tmp_path: Path, moto: MotoServer) -> None:
+    where = _loopback(tmp_path, moto, f"{BUCKET}/media")
+    with nginx.running(where):
+        assert requests.get(f"{where.base_url}/metrics", timeout=10).status_code == 404
+        status = requests.get(f"http://127.0.0.1:{where.status_port}/stub_status", timeout=10)
+        assert status.status_code == 200 and "Active connections" in status.text
