@@ -9,6 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cli.demo import demo_group
 from cli.evaluate import eval_command
+from cli.health import health_group
 from cli.imports import import_group
 from cli.jobs import jobs_group, retrain
 from cli.schedules import schedules_group
@@ -92,6 +93,7 @@ cli.add_command(schedules_group)
 cli.add_command(eval_command)
 cli.add_command(import_group)
 cli.add_command(demo_group)
+cli.add_command(health_group)
 
 
 def main() -> None:
