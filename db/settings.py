@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     # that live this long.
     media_base_url: str | None = None
     signed_url_ttl_s: int = Field(default=6 * 3600, ge=60, le=7 * 24 * 3600)
+    # Trending and genre rows of the home page, kept per web process (0: rebuilt per request).
+    home_rows_ttl_s: int = Field(default=30, ge=0, le=3600)
 
     @field_validator(
         "rate_limit_login_ip",

@@ -113,6 +113,8 @@ def settings(
         s3_endpoint_url=moto.endpoint_url,
         secret_key="test-secret-key-that-is-long-enough-for-hs256",
         env="test",
+        # Tests change the catalogue between requests and expect to see it at once.
+        home_rows_ttl_s=0,
     )
 
 

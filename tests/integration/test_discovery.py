@@ -107,3 +107,28 @@ def test_homepage_rows(client: FlaskClient, db_session: Session) -> None:
     }
     assert [i["id"] for i in rows["continue_watching"]["items"]] == [horror.id]
     assert "genre:Horror" in rows and "genre:Drama" not in rows
+
+
+def test_shared_home_rows_are_kept_but_your_rating_is_always_yours(
+    make_app: Any, db_session: Session
+) -> None:
+    client = make_app(home_rows_ttl_s=300).test_client()
+    first = make_content(db_session, genres=["Drama"])
+    user = make_user(db_session)
+    headers = login(client, user.email)
+
+    def drama_row() -> list[dict[str, Any]]:
+        rows = client.get("/api/v1/homepage", headers=headers).json["rows"]
+        items: list[dict[str, Any]] = next(r for r in rows if r["key"] == "genre:Drama")["items"]
+        return items
+
+    assert [(i["id"], i["your_rating"]) for i in drama_row()] == [(first.id, None)]
+    # A new title joins the shared row only when the row is rebuilt (after the TTL)...
+    make_content(db_session, genres=["Drama"])
+    ratings.rate(session=db_session, user_id=user.id, content_id=first.id, score=4.5)
+    db_session.flush()
+    # ...but the viewer's own rating shows at once.
+    assert [(i["id"], i["your_rating"]) for i in drama_row()] == [(first.id, 4.5)]
+    fresh = make_app(home_rows_ttl_s=0).test_client()
+    rows = fresh.get("/api/v1/homepage", headers=login(fresh, user.email)).json["rows"]
+    assert len(next(r for r in rows if r["key"] == "genre:Drama")["items"]) == 2

@@ -16,6 +16,7 @@ from web.auth.roles import optional_user_id
 from web.content.presenters import content_document
 from web.content.schemas import ContentOut
 from web.discovery.recommendations import recommendations
+from web.discovery.shared_rows import Documents, shared_rows
 from web.input import InputSchema
 from web.runtime import db_session, runtime
 
@@ -77,9 +78,48 @@ def get_trending(args: dict[str, Any]) -> dict[str, Any]:
     return {"items": documents(session, items, optional_user_id())}
 
 
+def _with_my_ratings(
+    session: Session, rows: list[tuple[str, str, Documents]], user_id: int | None
+) -> list[tuple[str, str, Documents]]:
+    """Shared rows carry no viewer's rating: one query lays this viewer's over all of them."""
+    if user_id is None:
+        return rows
+    ids = {doc["id"] for _, _, docs in rows for doc in docs}
+    mine = ratings.scores_for(session=session, user_id=user_id, content_ids=sorted(ids))
+    return [
+        (key, title, [{**doc, "your_rating": mine.get(doc["id"])} for doc in docs])
+        for key, title, docs in rows
+    ]
+
+
+def _shared_home_rows(session: Session, genres: list[str]) -> list[tuple[str, str, Documents]]:
+    """Trending and the genres' best: the same for everyone, so built once per TTL."""
+    store = shared_rows(runtime().settings.home_rows_ttl_s)
+    rows = [
+        (
+            "trending",
+            "Trending now",
+            store.get(
+                "trending",
+                lambda: documents(session, trending_contents(session, "day", ROW_LENGTH), None),
+            ),
+        )
+    ]
+    for genre in genres:
+
+        def best(genre: str = genre) -> Documents:
+            items, _ = catalogue.list_content(
+                session=session, genre=genre, sort="rating", per_page=ROW_LENGTH
+            )
+            return documents(session, items, None)
+
+        rows.append((f"genre:{genre}", f"Top {genre}", store.get(f"genre:{genre}", best)))
+    return rows
+
+
 def home_rows(session: Session, user_id: int | None) -> list[dict[str, Any]]:
     """The home page's rows, for the JSON API and the page; recommended items carry a reason."""
-    rows: list[tuple[str, str, list[dict[str, Any]]]] = []
+    rows: list[tuple[str, str, Documents]] = []
     if user_id is not None:
         # The picks are Content documents already, and never titles the user rated.
         picks = recommendations(session, user_id, ROW_LENGTH)["items"]
@@ -89,14 +129,9 @@ def home_rows(session: Session, user_id: int | None) -> list[dict[str, Any]]:
         rows.append(
             ("continue_watching", "Continue watching", documents(session, started, user_id))
         )
-    hot = trending_contents(session, "day", ROW_LENGTH)
-    rows.append(("trending", "Trending now", documents(session, hot, user_id)))
     liked = preferences.get_genres(session=session, user_id=user_id) if user_id else []
-    for genre in (liked or list(DEFAULT_GENRES))[:GENRE_ROWS]:
-        best, _ = catalogue.list_content(
-            session=session, genre=genre, sort="rating", per_page=ROW_LENGTH
-        )
-        rows.append((f"genre:{genre}", f"Top {genre}", documents(session, best, user_id)))
+    genres = (liked or list(DEFAULT_GENRES))[:GENRE_ROWS]
+    rows += _with_my_ratings(session, _shared_home_rows(session, genres), user_id)
     return [
         {"key": key, "title": title, "items": items}
         for key, title, items in rows

@@ -1,0 +1,48 @@
+"""Home page rows that are the same for every viewer, kept briefly in each process.
+
+Trending and a genre's best-rated titles do not depend on who asks, yet building them
+is most of a home page's cost (a sorted query and the selectin loads of twenty titles
+per row). Each web process keeps the built documents for CBRTL_HOME_ROWS_TTL_S seconds
+(0: never kept); the viewer's own ratings are laid over them on every request.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flask import current_app
+
+EXTENSION = "cbrtl.shared_rows"
+Documents = list[dict[str, Any]]
+
+
+class SharedRows:
+    def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._rows: dict[str, tuple[float, Documents]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str, build: Callable[[], Documents]) -> Documents:
+        """The row's documents, built at most once per TTL (two threads may both build
+        a row that just expired; the later one's copy is kept, both are correct)."""
+        if self.ttl_s <= 0:
+            return build()
+        now = self._clock()
+        with self._lock:
+            hit = self._rows.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        documents = build()
+        with self._lock:
+            self._rows[key] = (now + self.ttl_s, documents)
+        return documents
+
+
+def shared_rows(ttl_s: float) -> SharedRows:
+    """This app's row store (one per process, created on first use)."""
+    store: SharedRows = current_app.extensions.setdefault(EXTENSION, SharedRows(ttl_s))
+    return store
