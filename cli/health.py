@@ -28,7 +28,8 @@ def health_group() -> None:
 )
 @click.pass_obj
 def beat(settings: Settings, max_age: int) -> None:
-    """Beat is alive: its heartbeat in Redis is younger than --max-age."""
+    """Beat is alive: its heartbeat in Redis is younger than --max-age (exit 0 also when
+    Redis cannot be asked: unknown is not a failure)."""
     cache = make_cache(settings)
     if cache is None:
         click.echo("cbrtl: beat's heartbeat lives in Redis: set CBRTL_REDIS_URL", err=True)
@@ -36,8 +37,9 @@ def beat(settings: Settings, max_age: int) -> None:
     try:
         state = beat_state(cache=cache, now=utcnow())
     except redis.RedisError as error:
-        click.echo(f"cbrtl: Redis is unreachable: {error}", err=True)
-        sys.exit(1)
+        # Unknown is not unhealthy: a Redis outage must not restart a working beat.
+        click.echo(f"cbrtl: Redis is unreachable, beat's health is unknown: {error}", err=True)
+        return
     if state.age_s is None:
         click.echo("cbrtl: beat has not ticked yet (no heartbeat in Redis)", err=True)
         sys.exit(1)

@@ -114,6 +114,15 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 5 MiB (5242880) when storage is S3")
         return value
 
+    @field_validator("home_rows_ttl_s")
+    @classmethod
+    def _home_rows_ttl(cls, value: int, info: ValidationInfo) -> int:
+        # Kept rows hold signed media URLs: they must outlive the rows many times over.
+        signed = info.data.get("signed_url_ttl_s") or 0
+        if signed and value * 10 > signed:
+            raise ValueError("must be at most a tenth of CBRTL_SIGNED_URL_TTL_S")
+        return value
+
     @field_validator("media_base_url")
     @classmethod
     def _media_base(cls, value: str | None) -> str | None:

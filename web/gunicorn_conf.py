@@ -20,6 +20,9 @@ workers = int(os.environ.get("CBRTL_WEB_WORKERS", "2"))
 threads = int(os.environ.get("CBRTL_WEB_THREADS", "4"))
 worker_class = "gthread"
 timeout = 60
+# Longer than nginx keeps idle upstream connections (keepalive_timeout 60s there), so
+# nginx never reuses a connection gunicorn is closing (a POST it could not retry).
+keepalive = 75
 graceful_timeout = 20
 accesslog = "-"
 logger_class = GunicornLogger  # JSON lines (CBRTL_LOG_FORMAT), access log included

@@ -50,3 +50,35 @@ def test_one_slim_non_root_image_with_ffmpeg() -> None:
 def test_build_context_leaves_out_local_state() -> None:
     ignored = set((DOCKER / "Dockerfile.dockerignore").read_text().split())
     assert {".git", ".venv", "var", "tests"} <= ignored
+
+
+def test_processes_start_with_a_read_only_home(tmp_path: Path) -> None:
+    """The image's HOME (/app) is root's, read-only under Kubernetes: scikit-surprise,
+    which makes a data folder on import, must be pointed at /tmp by the image."""
+    text = (DOCKER / "Dockerfile").read_text()
+    folder = re.search(r"SURPRISE_DATA_FOLDER=(\S+)", text)
+    assert folder and folder.group(1).startswith("/tmp/")
+    home = tmp_path / "home"
+    home.mkdir()
+    home.chmod(0o500)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(home),
+        "SURPRISE_DATA_FOLDER": str(tmp_path / "surprise"),
+        "CBRTL_DATA_DIR": str(tmp_path / "data"),
+    }
+    code = "import cli.main, tasks.recommender, workers.celery_app"
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [str(root / ".venv/bin/python"), "-c", code],
+        env=env,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    # Made where the variable says, never under HOME (root would not even be stopped
+    # by the mode bits, so that is what to check).
+    assert (tmp_path / "surprise").is_dir()
+    assert not (home / ".surprise_data").exists()

@@ -39,6 +39,7 @@ def test_beat_health_without_redis_says_why(tmp_path: Path) -> None:
     unreachable = cbrtl(
         "health", "beat", CBRTL_DATA_DIR=str(tmp_path), CBRTL_REDIS_URL="redis://127.0.0.1:9/0"
     )
-    assert unreachable.returncode == 1 and "Redis is unreachable" in unreachable.stderr
+    # A Redis outage leaves beat's health unknown, which must not fail (restart) it.
+    assert unreachable.returncode == 0 and "Redis is unreachable" in unreachable.stderr
     bad = cbrtl("health", "beat", "--max-age", "0", CBRTL_DATA_DIR=str(tmp_path))
     assert bad.returncode == 2 and "--max-age" in bad.stderr

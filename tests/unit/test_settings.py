@@ -54,6 +54,8 @@ def test_production_requires_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
         ("CBRTL_REDIS_URL", "http://x"),
         ("CBRTL_STORAGE_URL", "s3://"),
         ("CBRTL_ENV", "staging"),
+        # Kept home rows would outlive the signed URLs in them (default 21600 s).
+        ("CBRTL_HOME_ROWS_TTL_S", "3000"),
     ],
 )
 def test_bad_values_name_the_variable(
