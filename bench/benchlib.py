@@ -777,23 +777,47 @@ def bench_resources(name: str, procs: Processes, keep_logs: Path | None) -> Iter
 
 
 def start_worker(
-    procs: Processes, env: dict[str, str], workdir: Path, broker_url: str
+    procs: Processes,
+    env: dict[str, str],
+    workdir: Path,
+    broker_url: str,
+    *,
+    queues: str = "ratings,default",
+    concurrency: int = 2,
+    name: str = "worker",
 ) -> subprocess.Popen[bytes]:
-    """The Procfile's ratings worker; returns once it consumes the ratings queue."""
-    log_path = workdir / "worker.log"
+    """A Procfile worker (by default `worker`: ratings and default, prefetch 4); returns
+    once it consumes the first of its queues."""
+    log_path = workdir / f"{name}.log"
     argv = [sys.executable, "-m", "celery", "--app", "workers.celery_app", "worker",
-            "--queues", "ratings,default", "--concurrency", "2", "--prefetch-multiplier", "4",
-            "--hostname", f"ratings-bench-{os.getpid()}@%h", "--loglevel", "WARNING"]  # fmt: skip
-    proc = procs.start("celery worker", argv, env=env, log_path=log_path)
+            "--queues", queues, "--concurrency", str(concurrency), "--prefetch-multiplier", "4",
+            "--hostname", f"{name}-bench-{os.getpid()}@%h", "--loglevel", "WARNING"]  # fmt: skip
+    proc = procs.start(f"celery {name}", argv, env=env, log_path=log_path)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"worker exited ({proc.returncode}):\n{tail(log_path)}")
-        state = queue_state(broker_url, "ratings")
+            raise RuntimeError(f"{name} exited ({proc.returncode}):\n{tail(log_path)}")
+        state = queue_state(broker_url, queues.split(",")[0])
         if state and state[1] >= 1:
             return proc
         time.sleep(0.5)
-    raise RuntimeError(f"worker did not consume within 60s:\n{tail(log_path)}")
+    raise RuntimeError(f"{name} did not consume within 60s:\n{tail(log_path)}")
+
+
+def cbrtl(env: dict[str, str], *args: str, timeout: float = 600) -> str:
+    """Run the `cbrtl` command line; its stdout and stderr, or RuntimeError with them."""
+    done = subprocess.run(
+        [sys.executable, "-m", "cli.main", *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"cbrtl {' '.join(args)} exited {done.returncode}:\n{done.stderr}")
+    return done.stdout + done.stderr
 
 
 def start_gunicorn(

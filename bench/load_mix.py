@@ -60,6 +60,7 @@ from benchlib import (
     bench_env,
     bench_names,
     bench_resources,
+    cbrtl,
     code_version,
     cpu_busy_pct,
     cpu_ticks,
@@ -71,10 +72,8 @@ from benchlib import (
     machine_footer,
     machine_info,
     pg_connect,
-    queue_state,
     start_gunicorn,
     start_worker,
-    tail,
     wait_healthy,
 )
 from kombu import Connection
@@ -122,20 +121,6 @@ class Report:
 # --------------------------------------------------------------------------- set-up
 
 
-def cbrtl(env: dict[str, str], *args: str, timeout: float = 900) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "cli.main", *args],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"cbrtl {' '.join(args)} failed:\n{done.stderr[-2000:]}")
-    return done.stdout
-
-
 def make_viewers(database_url: str, count: int, seed: int = 7) -> tuple[list[str], list[int]]:
     """`count` accounts with 20 ratings each on imported titles; returns (emails, titles)."""
     from sqlalchemy import insert, select
@@ -177,22 +162,6 @@ def refresh_trending(env: dict[str, str]) -> None:
         "    enqueue(session=s, type='trending.refresh', args={})\n"
     )
     subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, check=True, timeout=60)
-
-
-def start_ml_worker(procs: Processes, env: dict[str, str], workdir: Path, broker_url: str) -> None:
-    argv = [sys.executable, "-m", "celery", "--app", "workers.celery_app", "worker",
-            "--queues", "ml", "--concurrency", "1", "--hostname", f"ml-bench-{os.getpid()}@%h",
-            "--loglevel", "WARNING"]  # fmt: skip
-    proc = procs.start("celery ml worker", argv, env=env, log_path=workdir / "worker_ml.log")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"ml worker exited:\n{tail(workdir / 'worker_ml.log')}")
-        state = queue_state(broker_url, "ml")
-        if state and state[1] >= 1:
-            return
-        time.sleep(0.5)
-    raise RuntimeError("ml worker did not consume within 60 s")
 
 
 # --------------------------------------------------------------------------- measuring
@@ -396,14 +365,14 @@ def run(args: argparse.Namespace, report: Report) -> str:
         )  # fmt: skip
         wait_healthy(ceiling_port, ceiling, workdir / "ceiling.log")
         start_worker(procs, env, workdir, broker_url)
-        start_ml_worker(procs, env, workdir, broker_url)
+        start_worker(procs, env, workdir, broker_url, queues="ml", concurrency=1, name="worker_ml")
         # Beat runs the outbox relay (retries, publishes that failed after commit).
         beat_argv = [sys.executable, "-m", "celery", "--app", "workers.celery_app", "beat",
                      "--schedule", str(workdir / "beat-schedule"),
                      "--loglevel", "WARNING"]  # fmt: skip
         procs.start("celery beat", beat_argv, env=env, log_path=workdir / "beat.log")
         log("training the recommender and refreshing trending")
-        cbrtl(env, "retrain", "--wait")
+        cbrtl(env, "retrain", "--wait", timeout=900)
         refresh_trending(env)
         drain(database_url, args.drain_timeout)
         data, signed_in = workdir / "load.json", 0.0

@@ -100,21 +100,6 @@ def venv_bin(name: str) -> str:
     return str(Path(sys.executable).parent / name)
 
 
-def cbrtl(env: dict[str, str], *args: str, timeout: float = 600) -> str:
-    done = subprocess.run(
-        [venv_bin("cbrtl"), *args],
-        env=env,
-        cwd=benchlib.REPO,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"cbrtl {' '.join(args)} exited {done.returncode}:\n{done.stderr}")
-    return done.stdout + done.stderr
-
-
 def poll(
     what: str,
     check: Callable[[], bool],
@@ -152,18 +137,18 @@ def start_platform(
     facts["web_package"] = where.stdout.strip()
     benchlib.log(f"children import web from {facts['web_package']}")
     benchlib.log("cbrtl db upgrade")
-    cbrtl(env, "db", "upgrade")
+    benchlib.cbrtl(env, "db", "upgrade")
     benchlib.log("cbrtl demo seed " + " ".join(SEED))
     started = time.monotonic()
-    seeded = cbrtl(env, "demo", "seed", *SEED)
+    seeded = benchlib.cbrtl(env, "demo", "seed", *SEED)
     facts["seed_s"] = time.monotonic() - started
     found = re.search(r"content (\d+): sample video", seeded)
     if not found:
         raise RuntimeError(f"no sample video in the seed's output:\n{seeded}")
     video_id = int(found.group(1))
-    cbrtl(env, "users", "create", "--email", ACCOUNTS["admin"], "--password", PASSWORD,
+    benchlib.cbrtl(env, "users", "create", "--email", ACCOUNTS["admin"], "--password", PASSWORD,
           "--role", "admin", "--role", "creator")  # fmt: skip
-    cbrtl(env, "users", "create", "--email", ACCOUNTS["viewer"], "--password", PASSWORD)
+    benchlib.cbrtl(env, "users", "create", "--email", ACCOUNTS["viewer"], "--password", PASSWORD)
 
     web_log, worker_log = workdir / "web.log", workdir / "worker.log"
     web = procs.start(
