@@ -28,7 +28,9 @@ from workers.recommender.top_n import top_n
 LIST_LENGTH = 50
 SIMILAR = 20
 MODEL_CLASSES: dict[str, Any] = {"ease": EASE, "svd": SVDRatings}
-_loaded: dict[int, tuple[Any, npt.NDArray[np.int64], npt.NDArray[np.int64]]] = {}
+# purpose -> (version, model, user ids, item ids): each purpose's live version, so that
+# a refresh using both the ranking and the rating model loads neither again.
+_loaded: dict[str, tuple[int, Any, npt.NDArray[np.int64], npt.NDArray[np.int64]]] = {}
 
 
 def load_interactions() -> Interactions:
@@ -217,16 +219,18 @@ def publish_rating_model(version: int, data: Interactions, model: SVDRatings) ->
 
 
 def load_model(row: RecModel) -> tuple[Any, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """The version's model and raw ids, loaded once per worker process."""
-    if row.version not in _loaded:
+    """The version's model and raw ids, loaded once per worker process; a newer version
+    of the same purpose replaces it (one per purpose is live: memory stays bounded)."""
+    held = _loaded.get(row.purpose)
+    if held is None or held[0] != row.version:
         storage = make_storage(settings())
         model = MODEL_CLASSES[row.algorithm].from_bytes(storage.get_bytes(row.artifact_key))
         ids = np.load(
             io.BytesIO(storage.get_bytes(row.artifact_key.rsplit("/", 1)[0] + "/ids.npz"))
         )
-        _loaded.clear()  # one version per purpose is live; keep memory bounded
-        _loaded[row.version] = (model, ids["users"], ids["items"])
-    return _loaded[row.version]
+        held = (row.version, model, ids["users"], ids["items"])
+        _loaded[row.purpose] = held
+    return held[1], held[2], held[3]
 
 
 def _positions(
