@@ -69,6 +69,7 @@ from benchlib import (
     bench_resources,
     cpu_busy_pct,
     cpu_ticks,
+    drain_jobs,
     free_port,
     guarded_main,
     http_json,
@@ -342,16 +343,6 @@ def stats_mismatches(database_url: str) -> int:
         conn.close()
 
 
-def drain(database_url: str, timeout_s: float = 180) -> float:
-    """Wait until no recompute job is queued or running; returns the seconds waited."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout_s:
-        if job_counts(database_url)["pending"] == 0:
-            return time.monotonic() - start
-        time.sleep(0.2)
-    raise RuntimeError(f"the queue did not drain within {timeout_s:.0f} s")
-
-
 # --------------------------------------------------------------------------- the run
 
 
@@ -479,7 +470,11 @@ class Bench:
     def measure(self, rnd: int, variant: str) -> None:
         args, client = self.args, self.client
         assert client is not None
-        drain_s = drain(self.database_url, args.drain_timeout) if variant != "no-worker" else None
+        drain_s = (
+            drain_jobs(self.database_url, args.drain_timeout, RECOMPUTE)
+            if variant != "no-worker"
+            else None
+        )
         if variant != "idle":
             warm = client.run(self.port, args.warmup)
             if warm["ok"] == 0:
@@ -562,7 +557,9 @@ class Bench:
         )
 
     def finish(self) -> None:
-        drain(self.database_url, self.args.drain_timeout)  # the last idle variant drained it
+        drain_jobs(
+            self.database_url, self.args.drain_timeout, RECOMPUTE
+        )  # the last idle variant drained it
         self.report.final = {
             **job_counts(self.database_url),
             "stats_mismatches": stats_mismatches(self.database_url),

@@ -153,6 +153,42 @@ def cpu_busy_pct(before: tuple[int, int], after: tuple[int, int]) -> float:
     return 100.0 * (after[0] - before[0]) / total if total else float("nan")
 
 
+def process_cpu() -> Iterator[tuple[int, int, str, float]]:
+    """(pid, parent pid, command line, CPU seconds used so far) of every live process."""
+    tick = os.sysconf("SC_CLK_TCK")
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        yield int(proc.name), int(fields[1]), cmdline, (int(fields[11]) + int(fields[12])) / tick
+
+
+def drain_jobs(database_url: str, timeout_s: float, job_type: str | None = None) -> float:
+    """Wait until no job (of `job_type`, or of any type) is queued or running; returns
+    the seconds waited."""
+    start = time.monotonic()
+    conn = pg_connect(database_url)
+    conn.autocommit = True
+    query = "SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')"
+    try:
+        while time.monotonic() - start < timeout_s:
+            with conn.cursor() as cur:
+                if job_type is None:
+                    cur.execute(query)
+                else:
+                    cur.execute(query + " AND type = %s", (job_type,))
+                if int(cur.fetchone()[0]) == 0:
+                    return time.monotonic() - start
+            time.sleep(0.2)
+    finally:
+        conn.close()
+    raise RuntimeError(f"the queues did not drain within {timeout_s:.0f} s")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -565,6 +601,17 @@ class LoadClient:
         return run_client(self.procs, f"{self.kind} client", argv, seconds, env)
 
 
+def run_threads(count: int, target: Callable[[int], None]) -> float:
+    """target(0), ..., target(count - 1) on threads of their own; the wall seconds taken."""
+    start = time.monotonic()
+    threads = [threading.Thread(target=target, args=(i,), daemon=True) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.monotonic() - start
+
+
 def python_client_main(argv: Sequence[str]) -> None:
     """The fallback load client (separate process): keep-alive http.client threads."""
     port, concurrency, seconds = int(argv[0]), int(argv[1]), float(argv[2])
@@ -604,11 +651,7 @@ def python_client_main(argv: Sequence[str]) -> None:
                 count["last_bad"] = resp.status
         conn.close()
 
-    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_threads(concurrency, worker)
     elapsed = time.monotonic() - start
     lat = sorted(x * 1e3 for chunk in latencies for x in chunk) or [0.0]
 

@@ -27,11 +27,9 @@ import http.client
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -50,6 +48,9 @@ from benchlib import (
     machine_footer,
     machine_info,
     moto_s3,
+    pct,
+    process_cpu,
+    run_threads,
     start_gunicorn,
     wait_healthy,
 )
@@ -106,34 +107,17 @@ def client_main(argv: Sequence[str]) -> None:
                 bad[index] += 1
         conn.close()
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(concurrency)]
-    start = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.monotonic() - start
-    lat = sorted(x * 1e3 for chunk in latencies for x in chunk) or [0.0]
+    elapsed = run_threads(concurrency, worker)
+    lat = [x * 1e3 for chunk in latencies for x in chunk]
     print(json.dumps({
         "responses": len(lat), "elapsed_s": elapsed, "bad": sum(bad),
-        "p50_ms": statistics.median(lat), "p99_ms": lat[min(len(lat) - 1, int(0.99 * len(lat)))],
+        "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99),
     }))  # fmt: skip
 
 
 def cpu_seconds(pids: Sequence[int]) -> float:
     """CPU time so far of these processes and their children (nginx/gunicorn workers)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(proc.name) in pids or int(fields[1]) in pids:  # the process or its child
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+    return sum(cpu for pid, parent, _, cpu in process_cpu() if pid in pids or parent in pids)
 
 
 def measure(

@@ -64,6 +64,7 @@ from benchlib import (
     code_version,
     cpu_busy_pct,
     cpu_ticks,
+    drain_jobs,
     free_port,
     guarded_main,
     log,
@@ -72,6 +73,7 @@ from benchlib import (
     machine_footer,
     machine_info,
     pg_connect,
+    process_cpu,
     start_gunicorn,
     start_worker,
     wait_healthy,
@@ -215,21 +217,13 @@ ROLES = (
 
 
 def cpu_by_role() -> dict[str, float]:
-    """CPU seconds used so far by each role's processes (from /proc, children included
-    only while they live: every role here is a long-running process)."""
-    tick = os.sysconf("SC_CLK_TCK")
+    """CPU seconds used so far by each role's processes (every role here is a
+    long-running process, so nothing of theirs is lost to exits)."""
     used = dict.fromkeys([r for r, _ in ROLES], 0.0)
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
+    for _pid, _parent, cmdline, cpu_s in process_cpu():
         role = next((r for r, marker in ROLES if marker in cmdline), None)
         if role is not None:
-            used[role] += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+            used[role] += cpu_s
     return used
 
 
@@ -296,23 +290,6 @@ def job_lag(database_url: str, start: dt.datetime, end: dt.datetime) -> dict[str
     }
 
 
-def drain(database_url: str, timeout_s: float) -> float:
-    """Seconds until no job is queued or running."""
-    start = time.monotonic()
-    conn = pg_connect(database_url)
-    conn.autocommit = True
-    try:
-        while time.monotonic() - start < timeout_s:
-            with conn.cursor() as cur:
-                cur.execute("SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')")
-                if int(cur.fetchone()[0]) == 0:
-                    return time.monotonic() - start
-            time.sleep(0.2)
-    finally:
-        conn.close()
-    raise RuntimeError(f"the queues did not drain within {timeout_s:.0f} s")
-
-
 def measure_step(
     args: argparse.Namespace, users: int, ports: tuple[int, int], urls: tuple[str, str],
     workdir: Path, data: Path,
@@ -327,7 +304,7 @@ def measure_step(
     mix, mix_total = run_locust("MixUser", port, users, args.duration, workdir, data)
     end, busy = dt.datetime.now(dt.UTC), cpu_busy_pct(ticks, cpu_ticks())
     reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
-    drained = drain(database_url, args.drain_timeout)
+    drained = drain_jobs(database_url, args.drain_timeout)
     # After the drain, so the jobs the step queued are paid for in full.
     after = cpu_by_role()
     share = {role: after[role] - roles[role] for role in after}
@@ -374,7 +351,7 @@ def run(args: argparse.Namespace, report: Report) -> str:
         log("training the recommender and refreshing trending")
         cbrtl(env, "retrain", "--wait", timeout=900)
         refresh_trending(env)
-        drain(database_url, args.drain_timeout)
+        drain_jobs(database_url, args.drain_timeout)
         data, signed_in = workdir / "load.json", 0.0
         for users in args.steps:
             if time.monotonic() - signed_in > TOKEN_REFRESH_S:  # access tokens last 15 min

@@ -22,6 +22,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from db.job_types import QUEUES
+
 K8S_DIR = Path(__file__).resolve().parents[2] / "docker" / "k8s"
 # The oldest Kubernetes the manifests must work on; its schema is bundled with
 # kubernetes-validate (no download).
@@ -32,7 +34,6 @@ KUSTOMIZATION = "kustomization.yaml"
 SECRET_EXAMPLE = "secret.example.yaml"
 NAMESPACE = "cbrtl"
 APP = "cbrtl"
-QUEUES = ("ratings", "default", "ml", "media")
 COMPONENTS = {"web", "worker", "beat", "flower", "migrate"}
 QUEUE_LABEL = "cbrtl.io/queue"
 QUEUE_METRIC = "cbrtl_queue_depth"

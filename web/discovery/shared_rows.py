@@ -15,6 +15,8 @@ from typing import Any
 
 from flask import current_app
 
+from web.runtime import runtime
+
 EXTENSION = "cbrtl.shared_rows"
 Documents = list[dict[str, Any]]
 
@@ -42,7 +44,10 @@ class SharedRows:
         return documents
 
 
-def shared_rows(ttl_s: float) -> SharedRows:
-    """This app's row store (one per process, created on first use)."""
-    store: SharedRows = current_app.extensions.setdefault(EXTENSION, SharedRows(ttl_s))
+def shared_rows() -> SharedRows:
+    """This app's row store (one per process, made on first use with the app's TTL)."""
+    store: SharedRows | None = current_app.extensions.get(EXTENSION)
+    if store is None:
+        ttl_s = runtime().settings.home_rows_ttl_s
+        store = current_app.extensions.setdefault(EXTENSION, SharedRows(ttl_s))
     return store

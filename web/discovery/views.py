@@ -95,7 +95,7 @@ def _with_my_ratings(
 
 def _shared_home_rows(session: Session, genres: list[str]) -> list[tuple[str, str, Documents]]:
     """Trending and the genres' best: the same for everyone, so built once per TTL."""
-    store = shared_rows(runtime().settings.home_rows_ttl_s)
+    store = shared_rows()
     # Local media URLs are absolute URLs of the host that was asked: one copy per host.
     host = request.host_url
     rows = [
