@@ -94,6 +94,7 @@ cli.add_command(eval_command)
 cli.add_command(import_group)
 cli.add_command(demo_group)
 cli.add_command(health_group)
+cli.add_command(transcode_group)
 
 
 def main() -> None:
@@ -102,4 +103,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-cli.add_command(transcode_group)

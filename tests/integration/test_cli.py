@@ -80,3 +80,21 @@ def test_db_upgrade_on_sqlite(tmp_path) -> None:
     done = cbrtl("db", "upgrade", CBRTL_DATA_DIR=str(tmp_path))
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "cbrtl.db").exists()
+
+
+def test_module_entry_point_has_every_command(tmp_path) -> None:
+    """`python -m cli.main` is the same command line as the `cbrtl` script."""
+    script = cbrtl("--help", CBRTL_DATA_DIR=str(tmp_path))
+    module = subprocess.run(
+        [str(VENV_BIN / "python"), "-m", "cli.main", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "CBRTL_DATA_DIR": str(tmp_path)},
+    )
+    assert module.returncode == 0, module.stderr
+    commands = [
+        line.split()[0] for line in script.stdout.split("Commands:")[1].splitlines() if line.strip()
+    ]
+    assert "transcode" in commands
+    assert module.stdout.split("Commands:")[1] == script.stdout.split("Commands:")[1]
