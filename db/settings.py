@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "CBRTL_"
 S3_MIN_PART = 5 * 1024**2
+MIN_SECRET_BYTES = 32
 
 
 class ConfigError(Exception):
@@ -61,6 +62,9 @@ class Settings(BaseSettings):
     signed_url_ttl_s: int = Field(default=6 * 3600, ge=60, le=7 * 24 * 3600)
     # Trending and genre rows of the home page, kept per web process (0: rebuilt per request).
     home_rows_ttl_s: int = Field(default=30, ge=0, le=3600)
+    # The one origin every absolute URL is built from, never the request's Host
+    # (unset: http://127.0.0.1:$PORT).
+    public_url: str | None = None
 
     @field_validator(
         "rate_limit_login_ip",
@@ -130,6 +134,24 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s):// URL")
         return value.rstrip("/") if value else None
 
+    @field_validator("public_url")
+    @classmethod
+    def _public_origin(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        extra = parts.path not in {"", "/"} or parts.query or parts.fragment or "@" in parts.netloc
+        if parts.scheme not in {"http", "https"} or not parts.hostname or extra:
+            raise ValueError(
+                "must be an http(s):// origin with no path, e.g. https://cbrtl.example"
+            )
+        parts.port  # noqa: B018 - a port that is not a number raises here
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def resolved_public_url(self) -> str:
+        return self.public_url or f"http://127.0.0.1:{self.port}"
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'cbrtl.db'}"
@@ -150,10 +172,17 @@ class Settings(BaseSettings):
     @property
     def resolved_secret_key(self) -> str:
         """The configured key, or one generated once into the data folder."""
+        if self.env == "production":
+            if not self.secret_key:
+                raise ConfigError("CBRTL_SECRET_KEY: required when CBRTL_ENV=production")
+            # HS256 tokens and session cookies are only as strong as this key.
+            if len(self.secret_key.encode()) < MIN_SECRET_BYTES:
+                raise ConfigError(
+                    f"CBRTL_SECRET_KEY: must be at least {MIN_SECRET_BYTES} bytes"
+                    " when CBRTL_ENV=production"
+                )
         if self.secret_key:
             return self.secret_key
-        if self.env == "production":
-            raise ConfigError("CBRTL_SECRET_KEY: required when CBRTL_ENV=production")
         path = self.data_dir / "secret_key"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)

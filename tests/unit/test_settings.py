@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from db.settings import ConfigError, load_settings
+from db.settings import ConfigError, load_settings, load_settings_or_exit
 
 
 @pytest.fixture(autouse=True)
@@ -17,6 +17,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "CBRTL_SECRET_KEY",
         "CBRTL_ENV",
         "PORT",
+        "CBRTL_PUBLIC_URL",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CBRTL_DATA_DIR", str(tmp_path))
@@ -65,4 +66,47 @@ def test_bad_values_name_the_variable(
     with pytest.raises(ConfigError) as caught:
         load_settings()
     assert str(caught.value).startswith(f"{name}: ")
+    assert "\n" not in str(caught.value)
+
+
+def test_production_secret_key_needs_32_bytes(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CBRTL_ENV", "production")
+    monkeypatch.setenv("CBRTL_SECRET_KEY", "x" * 31)
+    with pytest.raises(SystemExit) as stopped:
+        load_settings_or_exit()
+    assert stopped.value.code != 0
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "CBRTL_SECRET_KEY: " in line and "32 bytes" in line
+    monkeypatch.setenv("CBRTL_SECRET_KEY", "x" * 32)
+    assert load_settings_or_exit().resolved_secret_key == "x" * 32
+
+
+def test_public_url_defaults_to_the_local_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().resolved_public_url == "http://127.0.0.1:5000"
+    monkeypatch.setenv("PORT", "8123")
+    assert load_settings().resolved_public_url == "http://127.0.0.1:8123"
+    monkeypatch.setenv("CBRTL_PUBLIC_URL", "https://cbrtl.example/")
+    assert load_settings().resolved_public_url == "https://cbrtl.example"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "cbrtl.example",
+        "ftp://cbrtl.example",
+        "https://",
+        "https://cbrtl.example/app",
+        "https://cbrtl.example?x=1",
+        "https://cbrtl.example#top",
+        "https://user@cbrtl.example",
+        "https://cbrtl.example:http",
+    ],
+)
+def test_public_url_must_be_a_bare_origin(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("CBRTL_PUBLIC_URL", value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value).startswith("CBRTL_PUBLIC_URL: ")
     assert "\n" not in str(caught.value)
