@@ -196,7 +196,7 @@ def get_video(content_id: int) -> dict[str, Any]:
 @blp.arguments(TranscodeIn)
 @blp.response(202, JobEnvelope)
 @blp.alt_response(409, description="The title has no uploaded video")
-@require_roles("admin")
+@require_roles("ops")
 def post_transcode(body: dict[str, Any]) -> dict[str, Job]:
     session = db_session()
     job = videos.queue_transcode(session=session, content_id=body["content_id"])
