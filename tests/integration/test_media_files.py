@@ -1,4 +1,5 @@
-"""/media/...: local files with Range support; S3 playlists rewritten to signed URLs."""
+"""/media/...: local files with Range support; S3 playlists rewritten to signed URLs;
+only the title's published set is served, and odd keys are a 404, never a 500."""
 
 from __future__ import annotations
 
@@ -9,9 +10,13 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
 
+from db.models import Video
 from db.settings import Settings
 from db.storage import make_storage
+from tests.factories import make_content
+from web.runtime import EXTENSION
 
 MASTER = """#EXTM3U
 #EXT-X-VERSION:3
@@ -31,10 +36,29 @@ def put(settings: Settings, key: str, data: bytes) -> None:
     make_storage(settings).put_bytes(key, data, content_type="application/octet-stream")
 
 
+def published(db_session: Session, job_id: int = 1) -> str:
+    """A title whose video is the set under videos/<id>/j<job_id>; that prefix."""
+    content_id = make_content(db_session).id
+    prefix = f"videos/{content_id}/j{job_id}"
+    db_session.add(
+        Video(
+            content_id=content_id,
+            status="ready",
+            output_prefix=prefix,
+            master_key=f"{prefix}/master.m3u8",
+            poster_key=f"{prefix}/poster.jpg",
+            thumbnail_keys=[],
+            renditions=[],
+        )
+    )
+    db_session.commit()
+    return prefix
+
+
 def test_s3_playlists_point_at_the_web_and_at_signed_segments(
-    client: FlaskClient, settings: Settings
+    client: FlaskClient, settings: Settings, db_session: Session
 ) -> None:
-    base = "videos/77/j1"
+    base = published(db_session)
     put(settings, f"{base}/master.m3u8", MASTER.encode())
     put(settings, f"{base}/360p/index.m3u8", MEDIA.encode())
     put(settings, f"{base}/360p/seg_00000.ts", b"\x47" * 188)
@@ -71,21 +95,101 @@ def test_only_published_files_are_served(client: FlaskClient, path: str) -> None
     assert answer.json["error"]["code"] == "not_found"
 
 
-def test_local_files_are_served_with_ranges(make_app: Any, tmp_path: Path) -> None:
+def test_local_files_are_served_with_ranges(
+    make_app: Any, tmp_path: Path, db_session: Session
+) -> None:
     app = make_app(storage_url=f"file://{tmp_path}")
-    segment = tmp_path / "videos/5/j2/360p/seg_00000.ts"
+    base = published(db_session, job_id=2)
+    segment = tmp_path / base / "360p/seg_00000.ts"
     segment.parent.mkdir(parents=True)
     segment.write_bytes(bytes(range(256)))
     client = app.test_client()
 
     # Responses stream the file: close them, as a server does.
-    with client.get("/media/videos/5/j2/360p/seg_00000.ts") as whole:
+    with client.get(f"/media/{base}/360p/seg_00000.ts") as whole:
         assert whole.status_code == 200 and whole.data == bytes(range(256))
         assert whole.mimetype == "video/mp2t"
         assert "immutable" in whole.headers["Cache-Control"]
     ranged = {"Range": "bytes=10-19"}
-    with client.get("/media/videos/5/j2/360p/seg_00000.ts", headers=ranged) as part:
+    with client.get(f"/media/{base}/360p/seg_00000.ts", headers=ranged) as part:
         assert part.status_code == 206
         assert part.data == bytes(range(10, 20))
         assert part.headers["Content-Range"] == "bytes 10-19/256"
-    assert client.get("/media/videos/5/j2/nothing.ts").status_code == 404
+    assert client.get(f"/media/{base}/nothing.ts").status_code == 404
+
+
+@pytest.fixture(params=["s3", "local"])
+def media(request: pytest.FixtureRequest, make_app: Any, tmp_path: Path) -> Any:
+    """An app on S3 (moto) or on a local folder."""
+    return make_app() if request.param == "s3" else make_app(storage_url=f"file://{tmp_path}")
+
+
+def store(app: Any, key: str, data: bytes = MEDIA.encode()) -> None:
+    app.extensions[EXTENSION].storage.put_bytes(key, data, content_type="video/mp2t")
+
+
+def served(app: Any, path: str) -> int:
+    with app.test_client().get(path) as answer:  # close streamed files
+        return int(answer.status_code)
+
+
+def test_only_the_published_set_of_an_existing_title_is_served(
+    media: Any, db_session: Session
+) -> None:
+    base = published(db_session, job_id=3)
+    content_id = int(base.split("/")[1])
+    # A finished transcode that is not (or no longer) the title's set, at the URL its
+    # job id predicts, and a title that has no video row at all.
+    others = [
+        f"videos/{content_id}/j4/master.m3u8",
+        f"videos/{content_id}/j30/master.m3u8",
+        f"videos/{content_id + 1000}/j1/master.m3u8",
+        f"sources/{content_id}/upload",
+    ]
+    for key in [f"{base}/master.m3u8", *others]:
+        store(media, key)
+    assert served(media, f"/media/{base}/master.m3u8") == 200
+    assert [served(media, f"/media/{key}") for key in others] == [404] * len(others)
+
+
+def test_s3_playlists_never_point_outside_their_set(
+    client: FlaskClient, settings: Settings, db_session: Session
+) -> None:
+    base = published(db_session)
+    outside = ["../j99/360p/index.m3u8", "../j99/360p/seg_00000.ts", "../../../sources/1/x"]
+    put(settings, f"{base}/master.m3u8", "\n".join(["#EXTM3U", *outside]).encode())
+    answer = client.get(f"/media/{base}/master.m3u8")
+    assert answer.status_code == 200
+    # Left as written: nothing signed, and the player's request for them is a 404 here.
+    assert answer.text.splitlines()[1:] == outside
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/media/videos/%00",
+        "/media/videos/1/j1/%00.ts",
+        "/media/videos/1/j1/master.m3u8%00",
+        "/media/videos/1/j1/../../2/j1/master.m3u8",
+        "/media/videos/1/j1/..%2F..%2F..%2Fsources%2F1%2Fx",
+        "/media/videos%2F1%2Fj1%2F..%2F..%2F..%2Fetc%2Fpasswd",
+        "/media/videos/1/j1/%2e%2e/%2e%2e/x",
+        "/media/videos/1/j1/a\\b.ts",
+        "/media/videos/1/j1/%0Aseg.ts",
+        "/media/videos/99999999999999999999999/j1/master.m3u8",
+        "/media/videos/1/j99999999999999999999999/master.m3u8",
+        "/media/videos/-1/j1/master.m3u8",
+        "/media/videos/1/j1/" + "a" * 5000 + ".ts",
+        "/media/videos/1/j1/" + "a/" * 600 + "x.ts",
+        "/media/videos/1/j1/%C3%A9.ts",
+        "/media/videos/1/j1/%FF.ts",
+        "/media/videos/1/j1/",
+        "/media/videos/1",
+        "/media/videos",
+    ],
+)
+def test_odd_keys_are_no_such_file(media: Any, db_session: Session, path: str) -> None:
+    published(db_session)
+    with media.test_client().get(path) as answer:
+        assert answer.status_code == 404, answer.data[:300]
+        assert answer.json["error"]["code"] == "not_found"
