@@ -6,9 +6,10 @@ Callers commit, then tell the blocklist about the families this revoked.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from db.errors import AuthenticationFailed
@@ -42,31 +43,48 @@ def start(*, session: Session, user_id: int, refresh_jti: str, ttl: timedelta) -
 def rotate(
     *, session: Session, family_id: str, presented_jti: str, next_jti: str, ttl: timedelta
 ) -> TokenFamily:
-    """Accept the family's current refresh token once; a reused one revokes the family."""
-    family = session.scalar(
-        select(TokenFamily).where(TokenFamily.id == family_id).with_for_update()
-    )
+    """Accept the family's current refresh token once; a reused one revokes the family.
+
+    One conditional UPDATE is the guard, on every database: of two refreshes with the
+    same token exactly one matches the row (SQLite ignores FOR UPDATE, so a read then a
+    write let both through); the other is a reuse.
+    """
     now = utcnow()
+    rotated = cast(
+        CursorResult[Any],
+        session.execute(
+            update(TokenFamily)
+            .where(
+                TokenFamily.id == family_id,
+                TokenFamily.current_jti == presented_jti,
+                TokenFamily.revoked_at.is_(None),
+                TokenFamily.expires_at > now,
+            )
+            .values(current_jti=next_jti, refreshed_at=now, expires_at=now + ttl)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    family = session.get(TokenFamily, family_id, populate_existing=True)
+    if rotated.rowcount == 1 and family is not None:
+        return family
     if family is None or family.revoked_at is not None or family.expires_at <= now:
         raise AuthenticationFailed(SESSION_ENDED)
-    if family.current_jti != presented_jti:
-        _revoke(family, "reuse", now)
-        raise RefreshTokenReused(family.id)
-    family.current_jti = next_jti
-    family.refreshed_at = now
-    family.expires_at = now + ttl
-    return family
+    revoke(session=session, family_id=family_id, reason="reuse")
+    raise RefreshTokenReused(family_id)
 
 
-def _revoke(family: TokenFamily, reason: str, now: datetime) -> None:
-    family.revoked_at = now
-    family.revoked_reason = reason
-
-
-def revoke(*, session: Session, family_id: str, reason: str) -> None:
-    family = session.get(TokenFamily, family_id)
-    if family is not None and family.revoked_at is None:
-        _revoke(family, reason, utcnow())
+def revoke(*, session: Session, family_id: str, reason: str) -> bool:
+    """Revoke the family unless it already is (the first reason stands); say whether
+    this call did it."""
+    revoked = cast(
+        CursorResult[Any],
+        session.execute(
+            update(TokenFamily)
+            .where(TokenFamily.id == family_id, TokenFamily.revoked_at.is_(None))
+            .values(revoked_at=utcnow(), revoked_reason=reason)
+        ),
+    )
+    return bool(revoked.rowcount)
 
 
 def revoke_all(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from db.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
@@ -13,6 +14,7 @@ from db.password_policy import check_password
 from db.passwords import hash_password, verify_password
 
 LOGIN_FAILED = "The email or password is not right."
+NOT_YOUR_CURRENT = "The current password is not right."
 
 
 def normalise_email(email: str) -> str:
@@ -66,11 +68,25 @@ def update_profile(*, session: Session, user_id: int, display_name: str | None =
 def change_password(
     *, session: Session, user_id: int, current_password: str, new_password: str
 ) -> User:
+    """Replace the password if `current_password` is right.
+
+    The write is conditional on the hash just verified, so of two changes made with
+    the same old password one wins and the other finds it no longer right (a read
+    then a write would let both through on SQLite, which ignores row locks).
+    """
     user = get_user(session=session, user_id=user_id)
-    if not verify_password(user.password_hash, current_password):
-        raise InvalidInput(
-            "The current password is not right.", details={"current_password": "is not right"}
-        )
+    verified_hash = user.password_hash
+    if not verify_password(verified_hash, current_password):
+        raise InvalidInput(NOT_YOUR_CURRENT, details={"current_password": "is not right"})
     check_password(new_password, email=user.email, display_name=user.display_name)
-    user.password_hash = hash_password(new_password)
+    changed = cast(
+        CursorResult[Any],
+        session.execute(
+            update(User)
+            .where(User.id == user_id, User.password_hash == verified_hash)
+            .values(password_hash=hash_password(new_password))
+        ),
+    )
+    if changed.rowcount != 1:
+        raise InvalidInput(NOT_YOUR_CURRENT, details={"current_password": "is not right"})
     return user
