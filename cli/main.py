@@ -9,6 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cli.demo import demo_group
 from cli.evaluate import eval_command
+from cli.flower import flower_command
 from cli.health import health_group
 from cli.imports import import_group
 from cli.jobs import jobs_group, retrain
@@ -95,6 +96,7 @@ cli.add_command(import_group)
 cli.add_command(demo_group)
 cli.add_command(health_group)
 cli.add_command(transcode_group)
+cli.add_command(flower_command)
 
 
 def main() -> None:

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(default=None, repr=False)
     env: Literal["development", "production", "test"] = "development"
     port: int = Field(default=5000, ge=1, le=65535, validation_alias="PORT")
+    # Flower's port (the monitoring UI); a second platform on one machine sets its own.
+    flower_port: int = Field(default=5555, ge=1, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Log lines: one JSON object each (for collectors), or plain text for people.
     log_format: Literal["json", "text"] = "json"
