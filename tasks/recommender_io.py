@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,7 @@ import numpy.typing as npt
 from sqlalchemy.orm import Session
 
 from db import recs_cache
+from db.after_commit import call_after_commit
 from db.models import RecModel
 from db.services import ratings, recommender
 from db.services.recommender import Recommended, pack
@@ -147,8 +149,8 @@ def publish_top_n(version: int, data: Interactions, model: EASE) -> int:
                 if np.isfinite(score)
             ),
         )
+        _cache(session, version, lists)
         session.commit()
-    _cache(version, lists)
     return len(lists)
 
 
@@ -175,22 +177,20 @@ def _recommended(
     )
 
 
-def _cache(version: int, lists: Sequence[Recommended]) -> None:
+def _cache(session: Session, version: int, lists: Sequence[Recommended]) -> None:
+    """Put the lists in Redis once `session` commits them (never ahead of the database)."""
     generated = recommender.now_iso()
-    recs_cache.write_many(
-        cache_client(),
-        {
-            entry.user_id: {
-                "model_version": version,
-                "generated_at": generated,
-                "items": [
-                    list(t)
-                    for t in zip(entry.content_ids, entry.scores, entry.reasons, strict=True)
-                ],
-            }
-            for entry in lists
-        },
-    )
+    documents = {
+        entry.user_id: {
+            "model_version": version,
+            "generated_at": generated,
+            "items": [
+                list(t) for t in zip(entry.content_ids, entry.scores, entry.reasons, strict=True)
+            ],
+        }
+        for entry in lists
+    }
+    call_after_commit(session, partial(recs_cache.write_many, cache_client(), documents))
 
 
 def publish_rating_model(version: int, data: Interactions, model: SVDRatings) -> None:
@@ -265,7 +265,7 @@ def refresh_lists(
         recommender.replace_recommendations(
             session=session, model_version=ranking.version, lists=[entry], every_user=False
         )
-        _cache(ranking.version, [entry])
+        _cache(session, ranking.version, [entry])
         result["items"] = len(best)
     if (rating := active["rating"]) is not None:
         svd, _, items = load_model(rating)

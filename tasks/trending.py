@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import Session
 
 from db import trending_cache
+from db.after_commit import call_after_commit
 from db.models.base import utcnow
 from db.services import trending
 from tasks.context import cache_client
@@ -32,6 +34,7 @@ def refresh_trending(session: Session, args: dict[str, Any]) -> dict[str, Any]:
             limit=LIST_LENGTH,
         )
         trending.store(session=session, window=window.name, ranked=ranked)
-        trending_cache.write(cache_client(), window.name, [item for item, _ in ranked])
+        ids = [item for item, _ in ranked]
+        call_after_commit(session, partial(trending_cache.write, cache_client(), window.name, ids))
         result[window.name] = {"events": len(events), "items": len(ranked)}
     return result
