@@ -21,6 +21,7 @@ TASK_MODULES = [
     "tasks.media",
     "tasks.outbox",
     "tasks.periodic",
+    "tasks.purge",
     "tasks.ratings",
     "tasks.recommender",
     "tasks.schedules",

@@ -10,8 +10,10 @@ from sqlalchemy.orm import Session
 
 from db.errors import InvalidInput, NotFound, PermissionDenied
 from db.models import Content, ContentStats, Genre, content_genres
+from db.services import jobs
 
 Sort = Literal["newest", "rating", "popular"]
+PURGE_JOB = "media.purge_title"
 
 
 def list_genres(*, session: Session) -> list[str]:
@@ -129,5 +131,9 @@ def update_content(
 
 
 def delete_content(*, session: Session, content_id: int, user_id: int, is_admin: bool) -> None:
+    """Delete the title and (by cascade) its rows. Its stored files are removed by a job
+    published after the commit; the web stops serving them at the commit, when the
+    video row that names the published set is gone."""
     editable_content(session=session, content_id=content_id, user_id=user_id, is_admin=is_admin)
     session.execute(delete(Content).where(Content.id == content_id))
+    jobs.enqueue(session=session, type=PURGE_JOB, args={"content_id": content_id})

@@ -14,6 +14,13 @@ PARTIAL_SUFFIX = ".partial"
 COPY_BLOCK = 1024 * 1024
 
 
+def _unless_gone(_func: object, _path: str, exc_info: tuple[type, BaseException, object]) -> None:
+    # Removed by someone else meanwhile is done; anything else (permissions, a full or
+    # failing disk) must fail the caller, so that a job retries it.
+    if not isinstance(exc_info[1], FileNotFoundError):
+        raise exc_info[1]
+
+
 class FileStorage:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -63,7 +70,7 @@ class FileStorage:
         if not base.is_dir():
             return 0
         count = sum(1 for p in base.rglob("*") if p.is_file())
-        shutil.rmtree(base, ignore_errors=True)
+        shutil.rmtree(base, onerror=_unless_gone)
         return count
 
     def local_path(self, key: str) -> Path | None:

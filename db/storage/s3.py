@@ -8,6 +8,7 @@ from typing import BinaryIO
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from db.storage.protocol import FileToPut
 
@@ -68,14 +69,31 @@ class S3Storage:
         return sorted(self._unkey(o["Key"]) for page in pages for o in page.get("Contents", []))
 
     def delete_prefix(self, prefix: str) -> int:
-        keys = [self._key(k) for k in self.list_keys(prefix.rstrip("/") + "/")]
+        """Delete every object under the folder `prefix`, and abort its unfinished
+        multipart uploads (their parts are stored, and billed, but never listed)."""
+        folder = prefix.rstrip("/") + "/"
+        aborted = self._abort_uploads(folder)
+        keys = [self._key(k) for k in self.list_keys(folder)]
         for start in range(0, len(keys), DELETE_BATCH):
             batch = keys[start : start + DELETE_BATCH]
             self.client.delete_objects(
                 Bucket=self.bucket,
                 Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True},
             )
-        return len(keys)
+        return aborted + len(keys)
+
+    def _abort_uploads(self, folder: str) -> int:
+        pages = self.client.get_paginator("list_multipart_uploads").paginate(
+            Bucket=self.bucket, Prefix=self._key(folder)
+        )
+        unfinished = [(u["Key"], u["UploadId"]) for page in pages for u in page.get("Uploads", [])]
+        for key, upload_id in unfinished:
+            try:
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+            except ClientError as error:  # finished or aborted meanwhile: gone either way
+                if error.response.get("Error", {}).get("Code") != "NoSuchUpload":
+                    raise
+        return len(unfinished)
 
     def local_path(self, key: str) -> Path | None:
         return None
