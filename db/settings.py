@@ -49,7 +49,11 @@ class Settings(BaseSettings):
     # How many reverse proxies (nginx) set X-Forwarded-For in front of the web.
     proxy_count: int = Field(default=0, ge=0, le=5)
     rate_limit_login_ip: str = "30 per minute"
+    # Wrong passwords per account from one client address (sign-in and password change):
+    # past it that client gets 429. Per account from all addresses, past the alert rate
+    # the platform warns and slows failures down, never refusing the right password.
     rate_limit_login_account: str = "5 per 15 minutes"
+    rate_limit_login_account_alert: str = "20 per 15 minutes"
     rate_limit_register_ip: str = "10 per hour"
     rate_limit_upload_user: str = "60 per hour"
     # Video uploads: the largest accepted source, the size of each resumable chunk
@@ -71,6 +75,7 @@ class Settings(BaseSettings):
     @field_validator(
         "rate_limit_login_ip",
         "rate_limit_login_account",
+        "rate_limit_login_account_alert",
         "rate_limit_register_ip",
         "rate_limit_upload_user",
     )

@@ -102,8 +102,10 @@ def _http_error(error: HTTPException) -> Response:
     else:
         message = error.description or error.name
     response = error_response(status, message, details=details)
-    if status == 405 and error.get_response().headers.get("Allow"):
-        response.headers["Allow"] = error.get_response().headers["Allow"]
+    # Allow (405) and Retry-After (429, 503) the exception carries reach the client.
+    for header in ("Allow", "Retry-After"):
+        if value := error.get_response().headers.get(header):
+            response.headers[header] = value
     return response
 
 

@@ -14,7 +14,15 @@ from db.password_policy import check_password
 from db.passwords import hash_password, verify_password
 
 LOGIN_FAILED = "The email or password is not right."
-NOT_YOUR_CURRENT = "The current password is not right."
+
+
+class WrongPassword(InvalidInput):
+    """The current password given to change it is not right."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The current password is not right.", details={"current_password": "is not right"}
+        )
 
 
 def normalise_email(email: str) -> str:
@@ -77,7 +85,7 @@ def change_password(
     user = get_user(session=session, user_id=user_id)
     verified_hash = user.password_hash
     if not verify_password(verified_hash, current_password):
-        raise InvalidInput(NOT_YOUR_CURRENT, details={"current_password": "is not right"})
+        raise WrongPassword
     check_password(new_password, email=user.email, display_name=user.display_name)
     changed = cast(
         CursorResult[Any],
@@ -88,5 +96,5 @@ def change_password(
         ),
     )
     if changed.rowcount != 1:
-        raise InvalidInput(NOT_YOUR_CURRENT, details={"current_password": "is not right"})
+        raise WrongPassword
     return user

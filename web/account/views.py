@@ -15,6 +15,7 @@ from web.auth.schemas import PasswordChange, Preferences, ProfilePatch, UserOut
 from web.content.presenters import content_document
 from web.content.schemas import ContentOut
 from web.pagination import PageArgs, page_document, page_schema
+from web.rate_limits import check_password_attempt, password_accepted, password_refused
 from web.runtime import db_session, runtime
 
 blp = Blueprint("account", __name__, description="Your account")
@@ -49,11 +50,20 @@ def patch_me(body: dict[str, Any]) -> User:
 @blp.put("/me/password")
 @blp.arguments(PasswordChange)
 @blp.response(204)
+@blp.alt_response(429, description="Too many wrong passwords from this address")
 @require_roles()
 def change_password(body: dict[str, Any]) -> None:
     session = db_session()
     user_id = current_user_id()
-    users.change_password(session=session, user_id=user_id, **body)
+    # Wrong current passwords count with wrong sign-ins: both are guesses at it.
+    account = users.get_user(session=session, user_id=user_id).email
+    check_password_attempt(account)
+    try:
+        users.change_password(session=session, user_id=user_id, **body)
+    except users.WrongPassword:
+        password_refused(account)
+        raise
+    password_accepted(account)
     # Every other sign-in of this account ends; this one carries on.
     revoked = sessions.revoke_all(
         session=session, user_id=user_id, reason="password", keep=get_jwt()["fam"]

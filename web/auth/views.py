@@ -8,11 +8,18 @@ from flask import Response, after_this_request
 from flask_jwt_extended import get_jwt, jwt_required, unset_jwt_cookies
 from flask_smorest import Blueprint
 
+from db.errors import AuthenticationFailed
 from db.models import User
 from db.services import sessions, users
 from web.auth.schemas import LoginIn, RegisterIn, TokensOut, UserEnvelope
 from web.auth.tokens import REFRESH_TTL, issue_tokens
-from web.rate_limits import account_key, limit_from_settings, limiter
+from web.rate_limits import (
+    check_password_attempt,
+    limit_from_settings,
+    limiter,
+    password_accepted,
+    password_refused,
+)
 from web.runtime import db_session, runtime
 
 blp = Blueprint("auth", __name__, description="Sign-up and sign-in")
@@ -33,18 +40,20 @@ def register(body: dict[str, Any]) -> dict[str, User]:
 
 @blp.post("/auth/login")
 @limiter.limit(limit_from_settings("rate_limit_login_ip"))
-@limiter.limit(
-    limit_from_settings("rate_limit_login_account"),
-    key_func=account_key,
-    deduct_when=lambda response: response.status_code == 401,
-)
 @blp.arguments(LoginIn)
 @blp.response(200, TokensOut)
 @blp.alt_response(401, description="Wrong email or password")
-@blp.alt_response(429, description="Too many attempts")
+@blp.alt_response(429, description="Too many attempts from this address")
 def login(body: dict[str, Any]) -> dict[str, Any]:
+    account = users.normalise_email(body["email"])
+    check_password_attempt(account)
     session = db_session()
-    user = users.authenticate(session=session, **body)
+    try:
+        user = users.authenticate(session=session, **body)
+    except AuthenticationFailed:
+        password_refused(account)
+        raise
+    password_accepted(account)
     jti = sessions.new_token_id()
     family = sessions.start(session=session, user_id=user.id, refresh_jti=jti, ttl=REFRESH_TTL)
     session.commit()
