@@ -12,8 +12,6 @@ class JobType:
     name: str
     task: str
     queue: str
-    # Longer than the task's hard time limit: a job running past it has lost its worker.
-    lease_s: float = 600.0
 
 
 JOB_TYPES: dict[str, JobType] = {
@@ -21,9 +19,9 @@ JOB_TYPES: dict[str, JobType] = {
     for jt in (
         JobType("ratings.recompute_stats", "cbrtl.ratings.recompute_stats", "ratings"),
         JobType("trending.refresh", "cbrtl.trending.refresh", "default"),
-        JobType("recommender.retrain", "cbrtl.recommender.retrain", "ml", lease_s=1800),
+        JobType("recommender.retrain", "cbrtl.recommender.retrain", "ml"),
         JobType("recommender.refresh_user", "cbrtl.recommender.refresh_user", "ml"),
-        JobType("media.transcode", "cbrtl.media.transcode", "media", lease_s=1800),
+        JobType("media.transcode", "cbrtl.media.transcode", "media"),
         JobType("media.expire_uploads", "cbrtl.media.expire_uploads", "default"),
         # A few list/delete requests per title: on `default`, so a deleted title's files
         # go within seconds instead of waiting behind transcodes on `media`.

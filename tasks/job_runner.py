@@ -2,7 +2,9 @@
 
 A body gets a session and the job's args and returns the result document; the
 body's writes and the `succeeded` mark commit together, so a redelivered
-message finds the job finished and does nothing. A transient failure queues the job
+message finds the job finished and does nothing (a long body's last writes come back
+as `Finish.save` for the same reason). While the job runs, a heartbeat says its
+claimant is alive; a delivery finding it dead takes over. A transient failure queues the job
 again with a backoff (`not_before`); the relay publishes it when due, so no message
 waits in the broker or a worker's memory. Bad input and overrunning the time limit
 fail at once: retrying cannot help.
@@ -13,6 +15,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from celery import Task, shared_task
@@ -26,13 +30,26 @@ from db.log_setup import bound_job
 from db.request_context import bound_request_id
 from db.services import jobs
 from tasks.context import session_factory
+from tasks.heartbeat import beating
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 # About half a minute in all: long enough for a database restart or fail-over.
 DATABASE_PAUSES_S = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+
+
+@dataclass(frozen=True)
+class Finish:
+    """What a long job returns when it has more to write: `save` runs in the transaction
+    that marks the job succeeded, so both land or neither does (a worker dying between
+    two transactions would leave the effect done and the job to run again)."""
+
+    result: dict[str, Any]
+    save: Callable[[Session], None]
+
+
 Body = Callable[[Session, dict[str, Any]], dict[str, Any]]
-LongBody = Callable[[int, dict[str, Any], Callable[[float], None]], dict[str, Any]]
+LongBody = Callable[[int, dict[str, Any], Callable[[float], None]], "dict[str, Any] | Finish"]
 
 
 def job_task(type_name: str, **options: Any) -> Callable[[Body], Body]:
@@ -43,16 +60,7 @@ def job_task(type_name: str, **options: Any) -> Callable[[Body], Body]:
     """
 
     def decorate(body: Body) -> Body:
-        def execute(job_id: int, args: dict[str, Any]) -> None:
-            with session_factory()() as session:
-                result = body(session, args)
-                job = jobs.locked(session=session, job_id=job_id)
-                if job is None or not jobs.succeed(session=session, job=job, result=result):
-                    session.rollback()  # cancelled meanwhile: its effect must not land
-                    return
-                session.commit()
-
-        _register(type_name, execute, options)
+        _register(type_name, partial(run_short, body), options)
         return body
 
     return decorate
@@ -63,27 +71,39 @@ def long_job_task(type_name: str, **options: Any) -> Callable[[LongBody], LongBo
     holds none while it computes; it reports progress (0-1) as it goes."""
 
     def decorate(body: LongBody) -> LongBody:
-        def execute(job_id: int, args: dict[str, Any]) -> None:
-            def progress(value: float) -> None:
-                with session_factory()() as session:
-                    jobs.set_progress(session=session, job_id=job_id, value=value)
-                    session.commit()
-
-            result = body(job_id, args, progress)
-            with session_factory()() as session:
-                job = jobs.locked(session=session, job_id=job_id)
-                if job is not None:
-                    jobs.succeed(session=session, job=job, result=result)
-                session.commit()
-
-        _register(type_name, execute, options)
+        _register(type_name, partial(run_long, body), options)
         return body
 
     return decorate
 
 
+def run_short(body: Body, claim: jobs.Claim, args: dict[str, Any]) -> None:
+    with session_factory()() as session:
+        result = body(session, args)
+        if not jobs.succeed(session=session, claim=claim, result=result):
+            session.rollback()  # cancelled or taken over meanwhile: its effect must not land
+            return
+        session.commit()
+
+
+def run_long(body: LongBody, claim: jobs.Claim, args: dict[str, Any]) -> None:
+    def progress(value: float) -> None:
+        with session_factory()() as session:
+            jobs.set_progress(session=session, job_id=claim.job_id, value=value, claim=claim)
+            session.commit()
+
+    outcome = body(claim.job_id, args, progress)
+    finish = outcome if isinstance(outcome, Finish) else Finish(outcome, lambda _: None)
+    with session_factory()() as session:
+        if not jobs.succeed(session=session, claim=claim, result=finish.result):
+            session.rollback()
+            return
+        finish.save(session)
+        session.commit()
+
+
 def _register(
-    type_name: str, execute: Callable[[int, dict[str, Any]], None], options: dict[str, Any]
+    type_name: str, execute: Callable[[jobs.Claim, dict[str, Any]], None], options: dict[str, Any]
 ) -> Task:
     kind = job_type(type_name)
 
@@ -91,43 +111,51 @@ def _register(
 
     @shared_task(name=kind.task, bind=True, max_retries=0, **options)
     def run(self: Task, job_id: int) -> None:
-        # RabbitMQ marks a message redelivered once the worker that had it is gone.
+        # RabbitMQ marks a message redelivered once the worker that had it is gone; on
+        # any broker, a claim whose claimant is gone is taken over (jobs.start).
         redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
         claimed = _while_database_returns(lambda: _claim(job_id, redelivered))
         if claimed is None:
-            log.info("job %s: finished, running elsewhere or given up; not run", job_id)
+            log.info("job %s: finished, running in a live worker or given up; not run", job_id)
             return
-        args, attempt, request_id = claimed
-        with bound_request_id(request_id), bound_job(job_id, kind.name):
+        claim, args, request_id = claimed
+        with bound_request_id(request_id), bound_job(job_id, kind.name), beating(claim):
             try:
-                execute(job_id, args)
+                execute(claim, args)
             except jobs.JobCancelled:
-                log.info("job %s: cancelled by an operator; stopped", job_id)
+                log.info("job %s: cancelled by an operator or taken over; stopped", job_id)
             except SoftTimeLimitExceeded:
-                _record_failure(job_id, f"Ran past its time limit of {limit} s.", retryable=False)
+                message = f"Ran past its time limit of {limit} s."
+                _record_failure(claim, message, retryable=False)
             except DomainError as error:  # bad input: retrying cannot help
                 message = f"{type(error).__name__}: {error.message}"
-                _record_failure(job_id, message, retryable=False)
+                _record_failure(claim, message, retryable=False)
             except Exception as error:
-                log.warning("job %s attempt %s failed: %r", job_id, attempt, error)
-                _record_failure(job_id, f"{type(error).__name__}: {error}", retryable=True)
+                log.warning("job %s attempt %s failed: %r", job_id, claim.attempt, error)
+                _record_failure(claim, f"{type(error).__name__}: {error}", retryable=True)
 
     return run
 
 
-def _claim(job_id: int, redelivered: bool) -> tuple[dict[str, Any], int, str | None] | None:
+def _claim(job_id: int, redelivered: bool) -> tuple[jobs.Claim, dict[str, Any], str | None] | None:
     with session_factory()() as session:
         job = jobs.start(session=session, job_id=job_id, redelivered=redelivered)
         session.commit()
-        return None if job is None else (dict(job.args), job.attempts, job.request_id)
+        return None if job is None else (jobs.Claim.of(job), dict(job.args), job.request_id)
 
 
-def _record_failure(job_id: int, error: str, *, retryable: bool) -> None:
+def _record_failure(claim: jobs.Claim, error: str, *, retryable: bool) -> None:
     """Store the failure; a retry is queued with its backoff for the relay to publish."""
 
     def record() -> None:
         with session_factory()() as session:
-            jobs.fail(session=session, job_id=job_id, error=error, retryable=retryable)
+            jobs.fail(
+                session=session,
+                job_id=claim.job_id,
+                error=error,
+                retryable=retryable,
+                claim=claim,
+            )
             session.commit()
 
     _while_database_returns(record)

@@ -7,7 +7,6 @@ import logging
 from celery import shared_task
 
 from db import outbox
-from db.job_types import JOB_TYPES
 from db.models.base import utcnow
 from db.services import jobs
 from tasks.context import publisher, session_factory, settings
@@ -19,9 +18,8 @@ log = logging.getLogger(__name__)
 @shared_task(name=RELAY_TASK, ignore_result=True, soft_time_limit=20, time_limit=30)
 def relay_outbox() -> int:
     with session_factory()() as session:
-        leases = {name: kind.lease_s for name, kind in JOB_TYPES.items()}
-        for job in jobs.stale_running(session=session, leases=leases, now=utcnow()):
-            log.warning("job %s: running past its lease with no worker; queued again", job.id)
+        for job in jobs.stale_running(session=session, now=utcnow()):
+            log.warning("job %s: its worker fell silent (no heartbeat); queued again", job.id)
         session.flush()
         count = outbox.relay(
             session=session, publisher=publisher(), grace_s=settings().outbox_grace_s

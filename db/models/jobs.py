@@ -35,6 +35,10 @@ class Job(Base):
     # The request that caused the job, so its logs can be followed into the job's.
     request_id: Mapped[str | None] = mapped_column(String(64))
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Who runs the current attempt ("host:pid") and when it last said it is alive: a
+    # delivery for a running job takes over at once when that process is gone.
+    claimed_by: Mapped[str | None] = mapped_column(String(255))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

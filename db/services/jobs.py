@@ -2,19 +2,23 @@
 
 queued -> running -> succeeded | failed (permanent error, or cancelled) | queued again
 (transient error: the retry waits in the outbox until `not_before`, then the relay
-publishes it) -> ... -> dead (attempts exhausted). Callers commit.
+publishes it) -> ... -> dead (attempts exhausted). Each move is a compare-and-set on
+the row (correct with or without row locks, which SQLite lacks). Callers commit.
 """
 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
+from db import claimants
 from db.errors import Conflict, NotFound
 from db.job_types import job_type
 from db.models import Job
@@ -27,7 +31,22 @@ CANCELLED = "Cancelled by an operator."
 
 
 class JobCancelled(Exception):
-    """Raised into a running job's body when an operator cancelled it."""
+    """Raised into a running job's body when an operator cancelled it (or another
+    claimant took it over)."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One attempt of a job by one process. Every later write of the run compares it, so
+    a run that was cancelled or taken over records nothing."""
+
+    job_id: int
+    claimant: str
+    attempt: int
+
+    @classmethod
+    def of(cls, job: Job) -> Claim:
+        return cls(job_id=job.id, claimant=job.claimed_by or "", attempt=job.attempts)
 
 
 def backoff_s(attempt: int, *, base: float = 2.0, cap: float = 300.0) -> float:
@@ -113,92 +132,199 @@ def get_job(*, session: Session, job_id: int) -> Job:
     return job
 
 
-def start(*, session: Session, job_id: int, redelivered: bool = False) -> Job | None:
-    """Claim a delivery; None when there is nothing to run.
+def start(
+    *,
+    session: Session,
+    job_id: int,
+    redelivered: bool = False,
+    claimant: str | None = None,
+    now: datetime | None = None,
+) -> Job | None:
+    """Claim a delivery for `claimant` (this process by default); None when there is
+    nothing to run.
 
-    Nothing to run: the job is unknown or finished (a duplicate message), another
-    worker is running it (a second message for a running job; a redelivery means its
-    worker died, so that one is claimed), or every attempt is used up: a job whose
-    worker keeps dying (a poison message) ends dead instead of looping.
+    Nothing to run: the job is unknown or finished (a duplicate message), its claimant
+    is alive (a second message for a running job), or every attempt is used up: a job
+    whose worker keeps dying (a poison message) ends dead instead of looping. A running
+    job whose claimant is gone (db/claimants.py), or that RabbitMQ redelivered (its
+    consumer is gone), is taken over. The claim is a compare-and-set on the row, so of
+    two claimants one wins, with row locks or without (SQLite ignores FOR UPDATE).
     """
+    now = now or utcnow()
     job = locked(session=session, job_id=job_id)
     if job is None or job.status in FINISHED:
         return None
-    if job.status == "running" and not redelivered:
+    seen = _state(job)
+    last_sign = job.heartbeat_at or job.started_at
+    if (
+        job.status == "running"
+        and not redelivered
+        and not claimants.is_gone(job.claimed_by, last_sign, now)
+    ):
         return None
     if job.attempts >= job.max_attempts:
-        job.status, job.finished_at = "dead", utcnow()
-        job.error = (
+        error = (
             f"Gave up after {job.attempts} attempts: the last one never finished "
             f"(its worker stopped). {job.error or ''}"
         ).strip()[:2000]
+        _compare_and_set(session, job, seen, status="dead", finished_at=now, error=error)
         return None
-    job.status = "running"
-    job.attempts += 1
-    job.started_at = utcnow()
-    job.finished_at = None
-    job.not_before = None
-    return job
+    won = _compare_and_set(
+        session,
+        job,
+        seen,
+        status="running",
+        attempts=job.attempts + 1,
+        claimed_by=claimant or claimants.this_process(),
+        heartbeat_at=now,
+        started_at=now,
+        finished_at=None,
+        not_before=None,
+    )
+    return job if won else None
 
 
-def succeed(*, session: Session, job: Job, result: dict[str, Any]) -> bool:
-    """Mark it done, unless an operator cancelled it meanwhile (False then)."""
-    if job.status != "running":
+def _state(job: Job) -> dict[str, Any]:
+    return {"status": job.status, "attempts": job.attempts, "claimed_by": job.claimed_by}
+
+
+def _compare_and_set(session: Session, job: Job, expected: dict[str, Any], **values: Any) -> bool:
+    """Write `values` if the row still holds `expected`; False (and the object expired,
+    to be read afresh) when another transaction changed it first."""
+    stmt = (
+        update(Job)
+        .where(
+            Job.id == job.id,
+            *(getattr(Job, k).is_not_distinct_from(v) for k, v in expected.items()),
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    result = session.execute(stmt)
+    if not isinstance(result, CursorResult) or result.rowcount != 1:
+        session.expire(job)
         return False
-    job.status = "succeeded"
-    job.result = result
-    job.progress = 1.0
-    job.error = None
-    job.finished_at = utcnow()
+    for name, value in values.items():
+        set_committed_value(job, name, value)
     return True
 
 
-def fail(*, session: Session, job_id: int, error: str, retryable: bool) -> Job | None:
-    """Record a failed attempt. Returns the job if it will be retried, else None."""
+def _claim_matches(job: Job, claim: Claim) -> bool:
+    return job.status == "running" and (job.claimed_by, job.attempts) == (
+        claim.claimant,
+        claim.attempt,
+    )
+
+
+def succeed(*, session: Session, claim: Claim, result: dict[str, Any]) -> bool:
+    """Mark the claimed attempt done, unless an operator cancelled it or another
+    claimant took the job over meanwhile (False then: nothing of this run may land)."""
+    job = session.get(Job, claim.job_id)
+    if job is None:
+        return False
+    return _compare_and_set(
+        session,
+        job,
+        {"status": "running", "attempts": claim.attempt, "claimed_by": claim.claimant},
+        status="succeeded",
+        result=result,
+        progress=1.0,
+        error=None,
+        finished_at=utcnow(),
+    )
+
+
+def fail(
+    *, session: Session, job_id: int, error: str, retryable: bool, claim: Claim | None = None
+) -> Job | None:
+    """Record a failed attempt (the claimed one, when given). Returns the job if it will
+    be retried, else None."""
     job = locked(session=session, job_id=job_id)
     if job is None or job.status != "running":
         return None  # cancelled (or finished) meanwhile: the operator's word stands
-    job.error = error[:2000]
+    if claim is not None and not _claim_matches(job, claim):
+        return None  # taken over: that attempt is not ours to record
+    seen, error = _state(job), error[:2000]
     if retryable and job.attempts < job.max_attempts:
         # A retry stands alone: a newer queued job with the same key may exist.
-        job.dedup_key = None
-        job.status = "queued"
-        job.published_at = None
-        job.not_before = utcnow() + timedelta(seconds=backoff_s(job.attempts))
-        return job
-    job.status = "dead" if retryable else "failed"
-    job.finished_at = utcnow()
+        retry_at = utcnow() + timedelta(seconds=backoff_s(job.attempts))
+        won = _compare_and_set(
+            session,
+            job,
+            seen,
+            error=error,
+            dedup_key=None,
+            status="queued",
+            published_at=None,
+            not_before=retry_at,
+        )
+        return job if won else None
+    status = "dead" if retryable else "failed"
+    _compare_and_set(session, job, seen, error=error, status=status, finished_at=utcnow())
     return None
+
+
+def beat(*, session: Session, claim: Claim, now: datetime) -> bool:
+    """The claimant is alive; False once the attempt is no longer its own."""
+    result = session.execute(
+        update(Job)
+        .where(
+            Job.id == claim.job_id,
+            Job.status == "running",
+            Job.attempts == claim.attempt,
+            Job.claimed_by == claim.claimant,
+        )
+        .values(heartbeat_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return isinstance(result, CursorResult) and result.rowcount == 1
 
 
 def cancel(*, session: Session, job_id: int) -> Job:
     """Stop a queued or running job. A running body notices at its next progress report."""
     job = _locked_or_404(session, job_id)
-    if job.status not in ("queued", "running"):
+    stopped = job.status in ("queued", "running") and _compare_and_set(
+        session,
+        job,
+        _state(job),
+        status="failed",
+        error=CANCELLED,
+        finished_at=utcnow(),
+        dedup_key=None,
+    )
+    if not stopped:  # finished already, or just now by its worker
+        session.refresh(job)
         raise Conflict(
             f"Job {job_id} is {job.status}; only queued or running jobs can be cancelled.",
             details={"status": job.status},
         )
-    job.status, job.error, job.finished_at = "failed", CANCELLED, utcnow()
-    job.dedup_key = None
     return job
 
 
-def stale_running(*, session: Session, leases: dict[str, float], now: datetime) -> list[Job]:
-    """Running jobs older than their type's lease: their worker is gone and no broker
-    will redeliver (the embedded broker cannot). They go back to the queue."""
-    conditions = [
-        and_(Job.type == name, Job.started_at < now - timedelta(seconds=lease))
-        for name, lease in leases.items()
-    ]
-    stale = session.scalars(
+def stale_running(
+    *, session: Session, now: datetime, silent_s: float = claimants.SILENT_S
+) -> list[Job]:
+    """Running jobs whose claimant has been silent for `silent_s`: their worker is gone
+    and no broker will redeliver (the embedded one cannot). They go back to the queue;
+    a heartbeat arriving meanwhile keeps its job."""
+    last_sign = func.coalesce(Job.heartbeat_at, Job.started_at)
+    silent = session.scalars(
         select(Job)
-        .where(Job.status == "running", or_(*conditions))
+        .where(Job.status == "running", last_sign < now - timedelta(seconds=silent_s))
         .with_for_update(skip_locked=True)
     ).all()
-    for job in stale:
-        job.status, job.published_at, job.not_before = "queued", None, None
-    return list(stale)
+    return [
+        job
+        for job in silent
+        if _compare_and_set(
+            session,
+            job,
+            {**_state(job), "heartbeat_at": job.heartbeat_at},
+            status="queued",
+            published_at=None,
+            not_before=None,
+        )
+    ]
 
 
 def list_jobs(
@@ -223,11 +349,14 @@ def list_jobs(
     return list(rows), int(total or 0)
 
 
-def set_progress(*, session: Session, job_id: int, value: float) -> None:
-    """Store progress; raise JobCancelled when the job is no longer running."""
+def set_progress(
+    *, session: Session, job_id: int, value: float, claim: Claim | None = None
+) -> None:
+    """Store progress; raise JobCancelled when the job is no longer running (or, given
+    the claim, no longer running this attempt: another claimant took it over)."""
     job = get_job(session=session, job_id=job_id)
-    if job.status != "running":
-        raise JobCancelled(f"job {job_id} is {job.status}")
+    if job.status != "running" or (claim is not None and not _claim_matches(job, claim)):
+        raise JobCancelled(f"job {job_id} is {job.status}, attempt {job.attempts}")
     job.progress = min(1.0, max(0.0, value))
 
 

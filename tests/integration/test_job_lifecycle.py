@@ -1,5 +1,5 @@
 """Job delivery rules on PostgreSQL: duplicates, poison messages, backoff through the
-outbox, cancel, stale leases, request ids, and the database being down."""
+outbox, cancel, silent heartbeats, request ids, and the database being down."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from kombu import Connection
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from db import outbox
+from db import claimants, outbox
 from db.broker import CeleryPublisher
 from db.models import Job
 from db.models.base import utcnow
@@ -91,7 +91,7 @@ def test_cancel_a_queued_and_a_running_job(db_session: Session) -> None:
     jobs.cancel(session=db_session, job_id=running.id)
     with pytest.raises(jobs.JobCancelled):
         jobs.set_progress(session=db_session, job_id=running.id, value=0.5)
-    assert jobs.succeed(session=db_session, job=running, result={}) is False
+    assert jobs.succeed(session=db_session, claim=jobs.Claim.of(running), result={}) is False
     assert jobs.fail(session=db_session, job_id=running.id, error="x", retryable=True) is None
     assert (running.status, running.error) == ("failed", jobs.CANCELLED)
 
@@ -111,13 +111,17 @@ def test_cancel_over_http_needs_ops(client: FlaskClient, db_session: Session) ->
     assert again.status_code == 409 and again.json["error"]["details"] == {"status": "failed"}
 
 
-def test_running_past_the_lease_goes_back_to_the_queue(db_session: Session) -> None:
+def test_running_with_a_silent_heartbeat_goes_back_to_the_queue(db_session: Session) -> None:
     job = new_job(db_session)
     jobs.start(session=db_session, job_id=job.id)
-    leases = {"ratings.recompute_stats": 600.0}
-    assert jobs.stale_running(session=db_session, leases=leases, now=utcnow()) == []
-    later = utcnow() + timedelta(seconds=601)
-    assert jobs.stale_running(session=db_session, leases=leases, now=later) == [job]
+    assert jobs.stale_running(session=db_session, now=utcnow()) == []
+    # Long past the start, but beating: a long transcode keeps its job.
+    later = utcnow() + timedelta(hours=1)
+    db_session.execute(update(Job).where(Job.id == job.id).values(heartbeat_at=later))
+    db_session.refresh(job)
+    assert jobs.stale_running(session=db_session, now=later + timedelta(seconds=29)) == []
+    silent = later + timedelta(seconds=claimants.SILENT_S + 1)
+    assert jobs.stale_running(session=db_session, now=silent) == [job]
     assert (job.status, job.published_at) == ("queued", None)
 
 

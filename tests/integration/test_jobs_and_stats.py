@@ -26,7 +26,7 @@ def test_job_moves_queued_running_succeeded(db_session: Session) -> None:
     started = jobs.start(session=db_session, job_id=job.id)
     assert started is not None and started.status == "running" and started.attempts == 1
     assert started.started_at is not None
-    jobs.succeed(session=db_session, job=started, result={"ok": True})
+    jobs.succeed(session=db_session, claim=jobs.Claim.of(started), result={"ok": True})
     assert (job.status, job.progress, job.result) == ("succeeded", 1.0, {"ok": True})
     assert job.finished_at is not None and job.finished_at >= job.started_at
     # A redelivered message finds it finished and does nothing.
