@@ -7,8 +7,13 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
+from typing import Any
 
+from sqlalchemy.orm import Session
+
+from db.after_commit import call_after_commit
 from db.media_types import cache_control_for, content_type_for
 from db.services import videos
 from db.storage import FileToPut, Storage
@@ -50,6 +55,16 @@ def still_current(content_id: int, job_id: int) -> bool:
         return videos.is_current(session=session, content_id=content_id, job_id=job_id)
 
 
+def already_live(content_id: int, prefix: str) -> dict[str, Any] | None:
+    """The result of the attempt that switched the title to `prefix`, if one did."""
+    with session_factory()() as session:
+        video = videos.serving(session=session, content_id=content_id, prefix=prefix)
+        if video is None:
+            return None
+        names = [str(r["name"]) for r in video.renditions]
+        return {"prefix": prefix, "renditions": names, "already_published": True}
+
+
 def record_failure(content_id: int, job_id: int, reason: str) -> None:
     with session_factory()() as session:
         videos.record_failure(session=session, content_id=content_id, job_id=job_id, reason=reason)
@@ -71,7 +86,8 @@ def files_to_put(out_dir: Path, output: LadderOutput, prefix: str) -> list[FileT
 
 def publish_set(store: Storage, out_dir: Path, output: LadderOutput, prefix: str) -> None:
     """Put every file under `prefix` (job-scoped): a rerun first clears what a killed
-    attempt left there, so the set is whole or not switched to at all."""
+    attempt left there, so the set is whole or not switched to at all. Never called for
+    a live prefix: the transcode returns first (already_live)."""
     store.delete_prefix(prefix)
     store.put_files(files_to_put(out_dir, output, prefix))
 
@@ -82,8 +98,16 @@ def upload_set(out_dir: Path, output: LadderOutput, prefix: str) -> None:
 
 
 def switch_to(
-    content_id: int, job_id: int, prefix: str, info: SourceInfo, output: LadderOutput
+    session: Session,
+    *,
+    content_id: int,
+    job_id: int,
+    prefix: str,
+    info: SourceInfo,
+    output: LadderOutput,
 ) -> None:
+    """Switch the title to the new set in `session` (the job's success transaction);
+    the set no longer served is deleted once that commits."""
     published = videos.PublishedSet(
         prefix=prefix,
         master_key=f"{prefix}/{output.master}",
@@ -97,10 +121,8 @@ def switch_to(
         height=info.height,
         duration_s=info.duration_s,
     )
-    with session_factory()() as session:
-        unused = videos.publish(
-            session=session, content_id=content_id, job_id=job_id, published=published
-        )
-        session.commit()
+    unused = videos.publish(
+        session=session, content_id=content_id, job_id=job_id, published=published
+    )
     if unused:  # the replaced set, or ours if a newer job took over meanwhile
-        storage().delete_prefix(unused)
+        call_after_commit(session, partial(storage().delete_prefix, unused))

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from db.errors import Conflict, UnsupportedMediaType
 from db.media_sniff import HEAD_BYTES, looks_like_video
@@ -122,6 +123,12 @@ def is_current(*, session: Session, content_id: int, job_id: int) -> bool:
     return video is not None and video.job_id == job_id
 
 
+def serving(*, session: Session, content_id: int, prefix: str) -> Video | None:
+    """The title's video when `prefix` is the set it serves."""
+    video = session.get(Video, content_id)
+    return video if video is not None and video.output_prefix == prefix else None
+
+
 def record_failure(*, session: Session, content_id: int, job_id: int, reason: str) -> None:
     video = session.get(Video, content_id)
     if video is not None and video.job_id == job_id:
@@ -132,17 +139,36 @@ def publish(
     *, session: Session, content_id: int, job_id: int, published: PublishedSet
 ) -> str | None:
     """Switch the title to a new set. Returns the prefix that is no longer served (the
-    old set, or this job's own outputs when a newer job superseded it), for deletion."""
+    old set, or this job's own outputs when a newer job superseded it), for deletion.
+
+    The switch is conditional on the row still naming this job, so a newer upload that
+    commits meanwhile wins without row locks (SQLite has none)."""
     video = session.scalar(select(Video).where(Video.content_id == content_id).with_for_update())
     if video is None or video.job_id != job_id:
         return published.prefix
     old = video.output_prefix
-    video.output_prefix = published.prefix
-    video.master_key, video.poster_key = published.master_key, published.poster_key
-    video.thumbnail_keys = list(published.thumbnail_keys)
-    video.renditions = list(published.renditions)
-    video.width, video.height = published.width, published.height
-    video.status, video.error = "ready", None
+    values: dict[str, Any] = {
+        "output_prefix": published.prefix,
+        "master_key": published.master_key,
+        "poster_key": published.poster_key,
+        "thumbnail_keys": list(published.thumbnail_keys),
+        "renditions": list(published.renditions),
+        "width": published.width,
+        "height": published.height,
+        "status": "ready",
+        "error": None,
+    }
+    switched = session.execute(
+        update(Video)
+        .where(Video.content_id == content_id, Video.job_id == job_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if not isinstance(switched, CursorResult) or switched.rowcount != 1:
+        session.expire(video)
+        return published.prefix
+    for name, value in values.items():
+        set_committed_value(video, name, value)
     content = session.get(Content, content_id)
     if content is not None:
         content.duration_s = round(published.duration_s, 3)
