@@ -26,6 +26,7 @@ from web.discovery.recommendations import blp as recommendations_blp
 from web.discovery.views import blp as discovery_blp
 from web.errors import ErrorEnvelope, register_error_handlers
 from web.health.views import blp as health_blp
+from web.input import init_json_bodies
 from web.jobs.views import blp as jobs_blp
 from web.media.files import blp as media_files_blp
 from web.media.views import blp as video_blp
@@ -87,6 +88,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     # First hooks: every later hook's logs carry the request id, and its time is counted.
     init_request_ids(app)
     init_metrics(app)
+    # Before the rate limits and every view: a JSON body is refused here or safe after.
+    init_json_bodies(app)
     app.config.update(
         SECRET_KEY=settings.resolved_secret_key,
         API_TITLE="cbrtl",

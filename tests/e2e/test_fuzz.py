@@ -5,11 +5,23 @@ cannot be written in a JSON schema (the password policy's blocklist, genres
 that must exist in the catalogue), so schema-valid input may rightly get a 422.
 The session-ending operations are left out of the authenticated run, which
 would otherwise revoke its own token; their own tests cover them.
+
+A schema says nothing of the shapes a JSON parser chokes on, so a second run sends
+those to every operation that takes a JSON body: nesting deeper than any request
+needs, integers of thousands of digits, floats past the largest double, and the
+NaN/Infinity literals Python's json accepts. They answer 400 or 422, never 500, and
+leave no traceback in the web's log.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
+from typing import Any
+
+import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.e2e.processes import Api, Platform
 from tests.services import VENV_BIN
@@ -63,3 +75,104 @@ def test_api_fuzz_finds_no_server_error_and_no_schema_violation(on_services: Pla
     )
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     assert "Server error" not in done.stdout
+
+
+MAX_DEPTH = 32  # web/input.py: deeper bodies are malformed
+
+hostile_numbers = st.one_of(
+    st.integers(min_value=21, max_value=6000).map(lambda digits: "9" * digits),
+    st.integers(min_value=21, max_value=6000).map(lambda digits: "-1" + "0" * digits),
+    st.integers(min_value=309, max_value=99999).map(lambda exponent: f"1e{exponent}"),
+    st.sampled_from(["NaN", "Infinity", "-Infinity", "-1.5e999"]),
+)
+
+
+def json_operations(document: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
+    """(method, path, property names) of every operation that takes a JSON body."""
+    schemas = document["components"]["schemas"]
+    found = []
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method == "parameters":  # shared by the path's operations, not one
+                continue
+            content = operation.get("requestBody", {}).get("content", {})
+            if "application/json" not in content:
+                continue
+            schema = content["application/json"]["schema"]
+            if "$ref" in schema:
+                schema = schemas[schema["$ref"].rsplit("/", 1)[-1]]
+            found.append((method.upper(), path, sorted(schema.get("properties", {})) or ["x"]))
+    return found
+
+
+def test_hostile_json_shapes_answer_400_or_422(on_services: Platform) -> None:
+    on_services.env["CBRTL_RATE_LIMIT_LOGIN_IP"] = "100000 per minute"
+    on_services.cbrtl(
+        "users",
+        "create",
+        "--email",
+        "shapes@example.org",
+        "--password",
+        PASSWORD,
+        "--role",
+        "admin",
+    )
+    web = on_services.start_web()
+    api = Api(on_services.base_url)
+    token = api.token("shapes@example.org", PASSWORD)
+    document = requests.get(f"{api.base}/openapi.json", timeout=10).json()
+    operations = json_operations(document)
+    assert ("POST", "/api/v1/auth/login", ["email", "password"]) in operations
+    assert any(path.endswith("/rating") for _, path, _ in operations)
+
+    def send(method: str, path: str, body: str, authorised: bool) -> requests.Response:
+        url = on_services.base_url + re.sub(r"\{[^}]+\}", "1", path)
+        headers = {"Content-Type": "application/json"}
+        if authorised:
+            headers["Authorization"] = f"Bearer {token}"
+        return api.http.request(method, url, data=body, headers=headers, timeout=30)
+
+    # The extremes first: far past the stack limit, unauthenticated and not.
+    for method, path, _ in operations:
+        for body in ("[" * 100_000 + "]" * 100_000, '{"a":' * 5000 + "1" + "}" * 5000):
+            for authorised in (False, True):
+                answer = send(method, path, body, authorised)
+                assert answer.status_code == 400, (method, path, answer.text[:300])
+                assert answer.json()["error"]["code"] == "bad_request"
+
+    @settings(
+        max_examples=8 * len(operations),
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    @given(
+        operation=st.sampled_from(operations),
+        data=st.data(),
+        number=hostile_numbers,
+        depth=st.integers(min_value=0, max_value=MAX_DEPTH + 8),
+        authorised=st.booleans(),
+    )
+    def hostile(
+        operation: tuple[str, str, list[str]],
+        data: st.DataObject,
+        number: str,
+        depth: int,
+        authorised: bool,
+    ) -> None:
+        method, path, names = operation
+        name = data.draw(st.sampled_from(names))
+        body = f'{{"{name}": {"[" * depth}{number}{"]" * depth}}}'
+        answer = send(method, path, body, authorised)
+        # The object is one level, each list one more.
+        expected = 400 if depth + 1 > MAX_DEPTH else 422
+        assert answer.status_code == expected, (method, path, body[:80], answer.text[:300])
+        error = answer.json()["error"]
+        if expected == 422:
+            where = name + "".join(".0" for _ in range(depth))
+            assert error["details"] == {where: "number out of range"}, error
+
+    hostile()
+    log = web.log.read_text(errors="replace")
+    assert "Traceback" not in log and "unhandled error" not in log, web.tail(80)
