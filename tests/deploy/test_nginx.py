@@ -9,6 +9,7 @@ from pathlib import Path
 import boto3
 import requests
 
+from db.media_types import IMMUTABLE
 from tests.conftest import BUCKET
 from tests.deploy import nginx
 from tests.services import MotoServer, free_port
@@ -85,6 +86,45 @@ def test_hls_edge_serves_segments_from_its_cache(tmp_path: Path, moto: MotoServe
         missing = requests.get(f"{where.base_url}/hls/videos/7/j3/none.ts", timeout=10)
         assert missing.status_code in (403, 404)
         assert requests.post(url, data=b"x", timeout=10).status_code == 403
+
+
+def test_hls_edge_never_keeps_a_deleted_titles_playlists(tmp_path: Path, moto: MotoServer) -> None:
+    # docs/DEPLOY.md "Deleting a title at the edge": playlists are never stored at the
+    # edge, so once the purge has removed them from the bucket the edge's next answer
+    # is the origin's refusal; segments (immutable, job-scoped) may stay cached.
+    bucket, prefix = f"cbrtl-edge-{uuid.uuid4().hex[:8]}", "media"
+    s3 = boto3.client("s3", endpoint_url=moto.endpoint_url)
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(public_videos(bucket, prefix)))
+    # The headers a transcode stores (db/media_types.py): variant playlists immutable.
+    files = {
+        "videos/8/j4/master.m3u8": ("public, max-age=60", b"#EXTM3U\n720p/index.m3u8\n"),
+        "videos/8/j4/720p/index.m3u8": (IMMUTABLE, b"#EXTM3U\nseg_00000.ts\n"),
+        "videos/8/j4/720p/seg_00000.ts": (IMMUTABLE, b"\x47" * 188),
+    }
+    for key, (cache_control, body) in files.items():
+        s3.put_object(Bucket=bucket, Key=f"{prefix}/{key}", Body=body, CacheControl=cache_control)
+    where = _loopback(tmp_path, moto, f"{bucket}/{prefix}")
+    with nginx.running(where):
+        urls = {key: f"{where.base_url}/hls/{key}" for key in files}
+        for _ in range(2):
+            answers = {key: requests.get(url, timeout=10) for key, url in urls.items()}
+            assert all(a.status_code == 200 for a in answers.values())
+        master, variant, segment = answers.values()
+        assert master.headers["X-Cache-Status"] == variant.headers["X-Cache-Status"] == "BYPASS"
+        # Nor may a browser or a cache downstream keep them: they revalidate.
+        assert master.headers["Cache-Control"] == variant.headers["Cache-Control"] == "no-cache"
+        assert segment.headers["X-Cache-Status"] == "HIT"
+        assert segment.headers["Cache-Control"] == IMMUTABLE
+
+        s3.delete_objects(
+            Bucket=bucket,
+            Delete={"Objects": [{"Key": f"{prefix}/{key}"} for key in files]},
+        )
+        after = {key: requests.get(url, timeout=10) for key, url in urls.items()}
+        master, variant, segment = after.values()
+        assert master.status_code in (403, 404) and variant.status_code in (403, 404)
+        assert segment.status_code == 200 and segment.headers["X-Cache-Status"] == "HIT"
 
 
 def test_metrics_are_not_public_and_status_is_internal(tmp_path: Path, moto: MotoServer) -> None:
