@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
+import requests
 
 from tests.e2e.processes import Api, Platform
 
@@ -40,3 +44,35 @@ def test_logout_holds_across_workers_and_restart(
     assert {status("/me", pair["access_token"]) for _ in range(10)} == {401}
     assert status("/auth/refresh", pair["refresh_token"], "POST") == 401
     assert status("/me", other) == 200
+
+
+@pytest.mark.parametrize("where", ["embedded", "on_services"])
+def test_simultaneous_refreshes_with_one_token_make_one_winner(
+    where: str, request: pytest.FixtureRequest
+) -> None:
+    """Both refreshes got 200 and a working pair on the embedded default (SQLite)."""
+    platform: Platform = request.getfixturevalue(where)
+    platform.env["CBRTL_WEB_WORKERS"] = "2"
+    platform.env["CBRTL_WEB_THREADS"] = "4"
+    platform.cbrtl("db", "upgrade")
+    platform.start_web()
+    api = Api(platform.base_url)
+    body = {"email": "race@example.org", "password": PASSWORD, "display_name": "R"}
+    assert api.call("POST", "/auth/register", json=body).status_code == 201
+    for _ in range(5):
+        refresh = (
+            Api(platform.base_url)
+            .call("POST", "/auth/login", json={"email": body["email"], "password": PASSWORD})
+            .json()["refresh_token"]
+        )
+
+        def rotate(start: threading.Barrier, token: str = refresh) -> requests.Response:
+            start.wait(timeout=10)
+            return Api(platform.base_url).call("POST", "/auth/refresh", token)
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            answers = list(pool.map(rotate, [threading.Barrier(2)] * 2))
+        assert sorted(a.status_code for a in answers) == [200, 401], [a.text for a in answers]
+        # The loser was a reuse: the family, the winner's new pair with it, is revoked.
+        winner = next(a.json() for a in answers if a.status_code == 200)
+        assert Api(platform.base_url).call("GET", "/me", winner["access_token"]).status_code == 401
