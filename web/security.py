@@ -13,10 +13,11 @@ from db.settings import Settings
 
 def content_security_policy(settings: Settings) -> str:
     """The pages load their own scripts and styles; hls.js plays blob: media and parses
-    in a blob: worker; media comes from https: (S3, a CDN) or from the configured
-    storage endpoint and media base URL, which may be plain http (MinIO on a LAN).
+    in a blob: worker; media comes from this web or from the one configured media
+    origin (a CDN, else the bucket that signs the URLs), never from any https: site.
     Nothing may frame us."""
-    media = " ".join(["'self'", "blob:", "https:", *_origins(settings)])
+    origin = media_origin(settings)
+    media = " ".join(["'self'", "blob:", *([origin] if origin else [])])
     return "; ".join(
         (
             "default-src 'self'",
@@ -35,13 +36,24 @@ def content_security_policy(settings: Settings) -> str:
     )
 
 
-def _origins(settings: Settings) -> list[str]:
-    origins = []
-    for url in (settings.s3_endpoint_url, settings.media_base_url):
-        parts = urlsplit(url or "")
-        if parts.scheme == "http" and parts.netloc:
-            origins.append(f"http://{parts.netloc}")
-    return origins
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def media_origin(settings: Settings) -> str | None:
+    """Where players fetch media other than from this web (web/media/urls.py): the
+    CDN when set; else, on S3, the host of its signed URLs; local files: none."""
+    if settings.media_base_url:
+        return _origin(settings.media_base_url)
+    storage = urlsplit(settings.resolved_storage_url)
+    if storage.scheme != "s3":
+        return None
+    if settings.s3_endpoint_url:  # MinIO and the like: boto3 signs path-style URLs
+        return _origin(settings.s3_endpoint_url)
+    # AWS: the bucket's virtual host; a dotted name breaks TLS there, so path-style.
+    bucket = storage.netloc
+    return "https://s3.amazonaws.com" if "." in bucket else f"https://{bucket}.s3.amazonaws.com"
 
 
 def init_security(app: Flask, settings: Settings) -> None:
