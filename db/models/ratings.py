@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Float, ForeignKey
+from sqlalchemy import CheckConstraint, Float, ForeignKey, Index
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.models.base import Base, UTCDateTime, utcnow
@@ -17,12 +17,15 @@ class Rating(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     content_id: Mapped[int] = mapped_column(
-        ForeignKey("content.id", ondelete="CASCADE"), primary_key=True, index=True
+        ForeignKey("content.id", ondelete="CASCADE"), primary_key=True
     )
     score: Mapped[float] = mapped_column(Float)
     rated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (
+        # A title's ratings newest first (GET /content/{id}/ratings); it also indexes the
+        # foreign key, which leads it.
+        Index("ix_ratings_content_rated_at", "content_id", rated_at.desc(), user_id.desc()),
         CheckConstraint(
             "score >= 0.5 AND score <= 5.0 AND score * 2 = CAST(score * 2 AS INTEGER)",
             name="score_half_steps",

@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from db.errors import InvalidInput, NotFound
-from db.models import Content, ContentStats, Job, Rating
+from db.models import Content, ContentStats, Job, Rating, User
 from db.models.base import utcnow
 from db.services.jobs import enqueue
 from db.services.recommender import any_active
@@ -18,6 +18,15 @@ from db.upsert import upsert
 
 # Weight of the global-mean prior in the Bayesian average, in ratings.
 PRIOR_WEIGHT = 10
+
+
+@dataclass(frozen=True)
+class PublicRating:
+    """One viewer's rating as anyone may see it: the name they chose, never the email."""
+
+    display_name: str
+    score: float
+    rated_at: datetime
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,27 @@ def _queue_recompute(session: Session, content_id: int, user_id: int) -> Job:
         args={"content_id": content_id},
         dedup_key=f"stats:{content_id}",
     )
+
+
+def list_for_content(
+    *, session: Session, content_id: int, page: int, per_page: int
+) -> tuple[list[PublicRating], int]:
+    """A title's ratings, newest first (ties by user, so pages never overlap); 404 when
+    the title is unknown. Served by the (content_id, rated_at) index."""
+    _require_content(session, content_id)
+    rows = session.execute(
+        select(User.display_name, Rating.score, Rating.rated_at)
+        .join(User, User.id == Rating.user_id)
+        .where(Rating.content_id == content_id)
+        .order_by(Rating.rated_at.desc(), Rating.user_id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    )
+    total = session.scalar(
+        select(func.count()).select_from(Rating).where(Rating.content_id == content_id)
+    )
+    items = [PublicRating(display_name=n, score=s, rated_at=at) for n, s, at in rows]
+    return items, int(total or 0)
 
 
 def global_mean(*, session: Session) -> float | None:

@@ -94,6 +94,28 @@ def test_content_page_shows_details_your_rating_and_the_play_state(
     assert "No video for this title yet." in html
 
 
+def test_content_page_lists_viewers_ratings_newest_first_in_pages(
+    client: FlaskClient, db_session: Session
+) -> None:
+    item = make_content(db_session, title="Rated Title")
+    raters = [make_user(db_session) for _ in range(12)]
+    for rater in raters:  # each later rating is newer
+        ratings.rate(session=db_session, user_id=rater.id, content_id=item.id, score=4.0)
+        db_session.commit()
+    first = page(client, f"/content?id={item.id}")
+    listed = re.findall(r'<span class="who">([^<]+)</span>', first)
+    assert listed == [r.display_name for r in reversed(raters)][:10]
+    assert "Page 1 of 2" in first and f"?id={item.id}&amp;page=2#ratings" in first
+    second = page(client, f"/content?id={item.id}&page=2")
+    assert re.findall(r'<span class="who">([^<]+)</span>', second) == [
+        raters[1].display_name,
+        raters[0].display_name,
+    ]
+    assert raters[0].email not in first + second
+    empty = page(client, f"/content?id={make_content(db_session).id}")
+    assert "No ratings yet." in empty
+
+
 @pytest.mark.parametrize(
     ("query", "status", "words"),
     [

@@ -84,6 +84,12 @@ class RatingOut(Schema):
     rated_at = fields.DateTime()
 
 
+class PublicRatingOut(Schema):
+    display_name = fields.String()
+    score = fields.Float()
+    rated_at = fields.DateTime()
+
+
 class ProgressIn(InputSchema):
     position_s = fields.Float(
         required=True, allow_nan=False, validate=validate.Range(min=0, max=7 * 24 * 3600)

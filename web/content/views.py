@@ -17,10 +17,11 @@ from web.content.schemas import (
     ContentPatch,
     ContentQuery,
     ProgressIn,
+    PublicRatingOut,
     RatingIn,
     RatingOut,
 )
-from web.pagination import page_document, page_schema
+from web.pagination import PageArgs, page_document, page_schema
 from web.runtime import db_session
 
 blp = Blueprint("catalogue", __name__, description="Catalogue and ratings")
@@ -130,6 +131,15 @@ def delete_rating(content_id: int) -> None:
     session = db_session()
     ratings.unrate(session=session, user_id=current_user_id(), content_id=content_id)
     session.commit()
+
+
+@blp.get("/content/<id:content_id>/ratings")
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_schema(PublicRatingOut, "PublicRatingPage"))
+def list_ratings(args: dict[str, Any], content_id: int) -> dict[str, Any]:
+    """Who rated the title and how, newest first (display names only)."""
+    items, total = ratings.list_for_content(session=db_session(), content_id=content_id, **args)
+    return page_document(items, page=args["page"], per_page=args["per_page"], total=total)
 
 
 @blp.post("/content/<id:content_id>/progress")

@@ -5,17 +5,18 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from db.services import content as catalogue
-from db.services import viewing
+from db.services import ratings, viewing
 from web.content.views import content_for
 from web.discovery.recommendations import similar_titles
 from web.discovery.views import documents, home_rows
 from web.media.presenters import video_for
-from web.pages.query import required_id
+from web.pages.query import page_number, required_id
 from web.pages.viewer import current_viewer
 from web.runtime import db_session
 
 blp = Blueprint("catalogue_pages", __name__)
 SIMILAR = 12
+RATINGS_PAGE = 10
 
 
 @blp.get("/")
@@ -36,8 +37,19 @@ def content() -> str:
     item = content_for(session, content_id, viewer.id if viewer else None)
     similar = documents(session, similar_titles(session, content_id, SIMILAR), None)
     video = video_for(session, content_id)
+    page = page_number()
+    reviews, total = ratings.list_for_content(
+        session=session, content_id=content_id, page=page, per_page=RATINGS_PAGE
+    )
     return render_template(
-        "content.html", title=item["title"], item=item, similar=similar, video=video
+        "content.html",
+        title=item["title"],
+        item=item,
+        similar=similar,
+        video=video,
+        reviews=reviews,
+        page=page,
+        pages=max(1, -(-total // RATINGS_PAGE)),
     )
 
 
