@@ -3,11 +3,13 @@ commits with the job's success, and a rerun that finds its prefix live leaves it
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import Engine, event, update
+from sqlalchemy.orm import Session
 
 from db.models import Job, Video
 from db.models.base import utcnow
@@ -15,6 +17,7 @@ from db.services import jobs, videos
 from db.storage.protocol import FileToPut
 from tests.factories import make_content, make_user
 from tests.integration.task_env import TaskEnv, deliver, scratch_engine, tasks_on  # noqa: F401
+from tests.integration.test_job_claims import sqlite_engine  # noqa: F401 - the fixture
 from workers.media.samples import make_sample_clip
 
 TASK = "cbrtl.media.transcode"
@@ -111,3 +114,58 @@ def test_the_switch_and_the_success_commit_together(
     deliver(TASK, job_id, redelivered=True)
     assert state(env, content_id, job_id) == (prefix, "succeeded", 2)
     assert f"{prefix}/master.m3u8" in env.storage.list_keys(prefix)
+
+
+def test_a_newer_upload_wins_over_a_switch_on_sqlite(sqlite_engine: Engine) -> None:  # noqa: F811
+    """SQLite ignores FOR UPDATE. The transcode reads the row (its job is current); before
+    its write a newer upload commits; the switch must then not land on the row."""
+    with Session(sqlite_engine, expire_on_commit=False) as session:
+        content_id = make_content(session, owner=make_user(session, roles=("creator",))).id
+        old_job = videos.queue_transcode(
+            session=session, content_id=content_id, source_key="sources/a", source_bytes=1
+        )
+        session.commit()
+    prefix = f"videos/{content_id}/j{old_job.id}"
+    published = videos.PublishedSet(
+        prefix=prefix,
+        master_key=f"{prefix}/master.m3u8",
+        poster_key=f"{prefix}/poster.jpg",
+        thumbnail_keys=[],
+        renditions=[],
+        width=320,
+        height=180,
+        duration_s=2.0,
+    )
+
+    def newer_upload() -> None:
+        with Session(sqlite_engine) as session:
+            videos.queue_transcode(
+                session=session, content_id=content_id, source_key="sources/b", source_bytes=1
+            )
+            session.commit()
+
+    interleaved: list[bool] = []
+
+    @event.listens_for(sqlite_engine, "before_cursor_execute")
+    def upload_goes_first(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.startswith("UPDATE videos") and not interleaved:
+            interleaved.append(True)
+            other = threading.Thread(target=newer_upload)
+            other.start()
+            other.join(timeout=30)
+
+    with Session(sqlite_engine) as session:
+        unused = videos.publish(
+            session=session, content_id=content_id, job_id=old_job.id, published=published
+        )
+        session.commit()
+    assert interleaved
+    assert unused == prefix  # superseded: its own set is the one to delete
+    with Session(sqlite_engine) as session:
+        video = session.get(Video, content_id)
+        assert video is not None
+        assert (video.output_prefix, video.status, video.source_key) == (
+            None,
+            "queued",
+            "sources/b",
+        )
