@@ -48,8 +48,10 @@ def transcode_video(
                 on_progress=throttled(progress, low=0.05, high=0.9),
             )
         except (UnplayableSource, TranscodeFailed) as error:  # retrying cannot help
+            # The video shows the uploader a sentence; the job keeps the tool's words
+            # (paths, ffmpeg output) for operators.
             record_failure(content_id, job_id, error.reason)
-            raise InvalidInput(error.reason) from error
+            raise InvalidInput(f"{error.reason}\n{error.detail}".strip()) from error
         upload_set(tmp / "out", output, prefix)
     progress(0.95)
     result = {

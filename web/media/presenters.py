@@ -13,6 +13,7 @@ from db.services.videos import status_of
 from web.media.urls import direct_url, playlist_url
 
 RENDITION_FIELDS = ("name", "width", "height", "bitrate")
+FAILED_WITHOUT_REASON = "Something went wrong on our side."
 
 
 def video_document(video: Video | None, job: Job | None) -> dict[str, Any]:
@@ -30,7 +31,9 @@ def video_document(video: Video | None, job: Job | None) -> dict[str, Any]:
         "job_id": job.id if job is not None else None,
     }
     if status == "failed":
-        document["error"] = (video.error if video else None) or (job.error if job else None)
+        # The video's reason is written for people; the job's error is for operators
+        # (paths, tool output, tracebacks' last line) and never shown here.
+        document["error"] = (video.error if video else None) or FAILED_WITHOUT_REASON
     if video is None or video.master_key is None:
         return document
     # The last published set keeps playing while a new upload or transcode runs.

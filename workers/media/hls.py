@@ -18,7 +18,7 @@ from pathlib import Path
 from workers.media import playlists
 from workers.media.ladder import MAX_FPS, Rung, fit_within, output_fps
 from workers.media.probe import INPUT_OPTIONS, SourceInfo, input_url
-from workers.media.process import failure_reason, run_ffmpeg
+from workers.media.process import UNTRANSCODABLE, failure_reason, run_ffmpeg
 
 MASTER = "master.m3u8"
 POSTER = "poster.jpg"
@@ -54,12 +54,16 @@ class LadderOutput:
 
 
 class TranscodeFailed(Exception):
-    """ffmpeg failed; `reason` is for a person, `stderr_tail` for an operator."""
+    """ffmpeg failed. `reason` is a sentence for a person (no paths, no ffmpeg output);
+    `detail` (what went wrong, then the tail of ffmpeg's stderr) is for an operator."""
 
-    def __init__(self, reason: str, stderr_tail: list[str] | None = None) -> None:
+    def __init__(
+        self, reason: str, stderr_tail: list[str] | None = None, *, detail: str = ""
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.stderr_tail = list(stderr_tail or [])
+        self.detail = "\n".join(line for line in (detail, *self.stderr_tail) if line)
 
 
 def thumbnail_interval_s(duration_s: float) -> float:
@@ -210,7 +214,11 @@ def transcode(
             f"The transcode took longer than the {timeout_s:g} s allowed."
         ) from error
     if run.returncode != 0:
-        raise TranscodeFailed(failure_reason(run.returncode, run.stderr_tail), run.stderr_tail)
+        raise TranscodeFailed(
+            failure_reason(run.returncode, run.stderr_tail),
+            run.stderr_tail,
+            detail=f"ffmpeg exit status {run.returncode}",
+        )
     if run.out_time_s < INCOMPLETE * info.duration_s - 1.0:
         raise TranscodeFailed(
             f"The file is incomplete or damaged: only {run.out_time_s:.0f} s of its "
@@ -243,7 +251,7 @@ def _rewrite_master(
         uri = f"{rung.name}/index.m3u8"
         media = out / uri
         if not media.exists() or not playlists.segments(media):
-            raise TranscodeFailed(f"ffmpeg wrote no {rung.name} rendition.")
+            raise TranscodeFailed(UNTRANSCODABLE, detail=f"ffmpeg wrote no {rung.name} rendition")
         peak, average = playlists.bandwidths(media, segment_s)
         codecs = written.get(uri) or _codecs_from_segment(media, info.has_audio)
         variants.append(playlists.Variant(uri, peak, average, rung.width, rung.height, fps, codecs))
@@ -256,7 +264,7 @@ def _codecs_from_segment(media: Path, has_audio: bool) -> str:
     first = media.parent / playlists.segments(media)[0][1]
     video = playlists.avc_codec_from_ts(first)
     if video is None:
-        raise TranscodeFailed("The renditions could not be read back (no H.264 headers).")
+        raise TranscodeFailed(UNTRANSCODABLE, detail=f"no H.264 headers in {first.name}")
     return f"{video},{playlists.AAC_LC}" if has_audio else video
 
 

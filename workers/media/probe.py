@@ -12,6 +12,7 @@ from typing import Any
 from db.media_sniff import HEAD_BYTES, looks_like_video
 
 MAX_SIDE = 8192
+STDERR_DETAIL_CHARS = 1000  # the end of ffprobe's complaint, for the job's error
 MIN_SIDE = 16
 # Demuxers we let ffmpeg use on uploads (the containers sniff.py accepts). Anything
 # else -- playlists (hls, concat), images, raw streams -- could read other files or
@@ -33,11 +34,14 @@ class SourceInfo:
 
 
 class UnplayableSource(Exception):
-    """The upload is not a video we can transcode; `reason` is for the uploader."""
+    """The upload is not a video we can transcode. `reason` is a sentence for the
+    uploader (no paths, no tool output); `detail` is what an operator needs (ffprobe's
+    words, the OS error), kept on the job."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(reason)
         self.reason = reason
+        self.detail = detail
 
 
 def input_url(path: Path) -> str:
@@ -51,7 +55,7 @@ def probe(path: Path, *, timeout_s: float = 60.0) -> SourceInfo:
         with path.open("rb") as file:
             head = file.read(HEAD_BYTES)
     except OSError as error:
-        raise UnplayableSource("The file could not be read.") from error
+        raise UnplayableSource("The file could not be read.", str(error)) from error
     if not head:
         raise UnplayableSource("The file is empty.")
     argv = ["ffprobe", "-v", "error", "-hide_banner", *INPUT_OPTIONS,
@@ -62,12 +66,15 @@ def probe(path: Path, *, timeout_s: float = 60.0) -> SourceInfo:
         )
     except subprocess.TimeoutExpired as error:
         raise UnplayableSource(
-            f"The file could not be read in time (more than {timeout_s:g} s)."
+            f"The file could not be read in time (more than {timeout_s:g} s).",
+            f"ffprobe ran past {timeout_s:g} s",
         ) from error
     if done.returncode != 0:
+        said = done.stderr.decode("utf-8", "replace").strip()[-STDERR_DETAIL_CHARS:]
+        detail = f"ffprobe exit status {done.returncode}: {said or 'no message'}"
         if not looks_like_video(head):
-            raise UnplayableSource("The file is not a video in a format we accept.")
-        raise UnplayableSource("The file is incomplete or damaged.")
+            raise UnplayableSource("The file is not a video in a format we accept.", detail)
+        raise UnplayableSource("The file is incomplete or damaged.", detail)
     return source_info(json.loads(done.stdout or b"{}"))
 
 

@@ -143,6 +143,7 @@ def _read_stderr(stream: IO[bytes], tail: collections.deque[str]) -> None:
                 tail.append(line)
 
 
+UNTRANSCODABLE = "The video could not be transcoded."
 # stderr fragments -> what to tell a person; the first that matches wins.
 _REASONS = (
     ("No space left on device", "The worker ran out of disk space."),
@@ -164,5 +165,5 @@ def failure_reason(returncode: int, tail: list[str]) -> str:
             return reason
     if returncode < 0:
         return f"The transcoder was stopped by signal {-returncode}."
-    last = tail[-1] if tail else "no message"
-    return f"The video could not be transcoded (ffmpeg exit status {returncode}: {last})."
+    # ffmpeg's own words name paths and internals: they stay in the error's detail.
+    return UNTRANSCODABLE

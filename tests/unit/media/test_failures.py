@@ -143,7 +143,8 @@ def test_a_failing_ffmpeg_gives_a_reason_and_its_stderr(
     claims_audio = dataclasses.replace(info, has_audio=True)  # the file has none
     with pytest.raises(TranscodeFailed) as caught:
         transcode(source, claims_audio, rungs, tmp_path)
-    assert caught.value.reason.startswith("The video could not be transcoded (ffmpeg exit status")
+    assert caught.value.reason == "The video could not be transcoded."
+    assert caught.value.detail.startswith("ffmpeg exit status 1\n")
     assert caught.value.stderr_tail
     assert any("matches no streams" in line for line in caught.value.stderr_tail)
     assert len(caught.value.stderr_tail) <= 20
