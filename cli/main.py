@@ -41,6 +41,7 @@ class CbrtlGroup(click.Group):
 
 
 @click.group(cls=CbrtlGroup)
+@click.version_option(package_name="cbrtl", prog_name="cbrtl")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """cbrtl: upload, watch, rate, recommend."""

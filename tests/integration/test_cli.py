@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 
 from sqlalchemy import select
@@ -98,3 +99,9 @@ def test_module_entry_point_has_every_command(tmp_path) -> None:
     ]
     assert "transcode" in commands
     assert module.stdout.split("Commands:")[1] == script.stdout.split("Commands:")[1]
+
+
+def test_version_needs_no_configuration(tmp_path) -> None:
+    done = cbrtl("--version", CBRTL_DATABASE_URL="mysql://not-read", CBRTL_DATA_DIR=str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert re.fullmatch(r"cbrtl, version \d+\.\d+\.\d+\n", done.stdout), done.stdout
