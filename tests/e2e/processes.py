@@ -7,7 +7,7 @@ import signal
 import subprocess
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,8 +48,36 @@ class Process:
             lambda: not _group_alive(self.popen.pid), timeout=timeout, what=f"{self.name} gone"
         )
 
+    def kill_pool(self) -> list[int]:
+        """SIGKILL the worker's pool processes and what they started (ffmpeg), leaving the
+        main process alive to notice, as an OOM kill of one child would."""
+        doomed = descendants(self.popen.pid)
+        assert doomed, f"{self.name} has no pool processes"
+        for pid in doomed:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        return doomed
+
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (children, theirs, ...), from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:  # gone meanwhile
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = [], [pid]
+    while frontier:
+        below = [child for child, parent in parents.items() if parent in frontier]
+        found += below
+        frontier = below
+    return found
 
 
 def _group_alive(pgid: int) -> bool:

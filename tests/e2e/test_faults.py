@@ -4,7 +4,9 @@ burst of transcodes next to a burst of ratings. Each states what it proves."""
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -197,4 +199,74 @@ def test_ratings_are_not_starved_by_a_burst_of_transcodes(
         ratings_accepted=accepted,
         transcodes_queued=10,
         transcodes_unfinished_when_ratings_done=transcodes_left,
+    )
+
+
+# From the kill: the pool process is replaced and the message handed back at once; a
+# whole worker's message is lost with it, so the relay requeues the job once its
+# heartbeat has been silent for claimants.SILENT_S (30 s). Both far below the 1,800 s
+# lease the embedded default used to wait for.
+TAKEOVER_DEADLINE_S = {"pool": 30.0, "worker": 75.0}
+
+
+@pytest.mark.parametrize("killed", ["pool", "worker"])
+def test_embedded_default_takes_over_a_killed_transcode(
+    embedded: Platform, tmp_path: Path, killed: str
+) -> None:
+    """SQLite and the filesystem broker, real worker processes as `make run` starts them.
+    Mid-transcode, SIGKILL the media worker's pool process and its ffmpeg (Celery hands
+    the message back, with no redelivered flag), or the whole worker (the message goes
+    with it): the job is taken over within seconds and succeeds on its second attempt."""
+    embedded.cbrtl(
+        "users", "create", "--email", "maker@example.org", "--password", PASSWORD,
+        "--role", "creator",
+    )  # fmt: skip
+    embedded.start_web()
+    media = embedded.start_worker("media")
+    embedded.start_worker("ratings,default")  # the outbox relay's tick runs on `default`
+    embedded.start_beat()
+    api = Api(embedded.base_url)
+    token = api.token("maker@example.org", PASSWORD)
+    content_id = api.call("POST", "/content", token, json={"title": "Killed"}).json()["id"]
+    clip = make_clip(tmp_path / "long.mp4", size="1280x720", seconds=12)
+    job_id = int(upload(api, token, content_id, clip)["id"])
+    engine = make_engine(f"sqlite:///{Path(embedded.env['CBRTL_DATA_DIR']).resolve()}/cbrtl.db")
+    try:
+        wait_for(
+            lambda: job(engine, job_id).progress >= 0.15,
+            timeout=180,
+            interval=0.3,
+            what="the transcode under way",
+        )
+        killed_at = time.monotonic()
+        if killed == "pool":
+            media.kill_pool()
+        else:
+            media.kill(signal.SIGKILL)
+            embedded.start_worker("media")
+        wait_for(
+            lambda: job(engine, job_id).attempts == 2,
+            timeout=TAKEOVER_DEADLINE_S[killed],
+            interval=0.5,
+            what=f"the job taken over after its {killed} was killed",
+        )
+        taken_over_s = time.monotonic() - killed_at
+        wait_for(
+            lambda: job(engine, job_id).status in ("succeeded", "failed", "dead"),
+            timeout=240,
+            interval=0.5,
+            what="the transcode to finish",
+        )
+        finished_s = time.monotonic() - killed_at
+        done = job(engine, job_id)
+    finally:
+        engine.dispose()
+    assert (done.status, done.attempts) == ("succeeded", 2), done.error
+    video = api.call("GET", f"/content/{content_id}/video").json()
+    assert video["status"] == "ready", video
+    record(
+        f"embedded_kill_{killed}_mid_transcode",
+        taken_over_after_s=round(taken_over_s, 1),
+        succeeded_after_s=round(finished_s, 1),
+        attempts=done.attempts,
     )

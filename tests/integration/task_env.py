@@ -8,7 +8,8 @@ module gets a throwaway database, dropped at its end.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 import redis
 from celery import current_app
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 import tasks.media
@@ -96,6 +97,23 @@ def tasks_on(
                     monkeypatch.setattr(module, attr, stand_in)
     yield env
     env.cache.close()
+
+
+def before_first(engine: Engine, statement: str, other: Callable[[], None]) -> list[bool]:
+    """Run `other` to its end, on a thread of its own, just before this engine first
+    executes a statement starting with `statement`: a deterministic interleaving of two
+    transactions. The returned list holds True once it happened."""
+    happened: list[bool] = []
+
+    def first(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
+        if sql.startswith(statement) and not happened:
+            happened.append(True)
+            thread = threading.Thread(target=other)
+            thread.start()
+            thread.join(timeout=30)
+
+    event.listen(engine, "before_cursor_execute", first)
+    return happened
 
 
 def deliver(task_name: str, job_id: int, *, redelivered: bool = False) -> None:

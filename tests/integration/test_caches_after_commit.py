@@ -133,37 +133,37 @@ def fake_loading(items: list[int]) -> Callable[[Any], Any]:
     return lambda _row: (Ranking(len(ids)), np.array([], dtype=np.int64), ids)
 
 
+def queued_refresh(env: TaskEnv) -> tuple[int, list[int], int]:
+    """(user, titles, job): a list refresh queued for a user with a clean cache."""
+    user_id, items = ranking_model(env)
+    env.cache.delete(recs_cache.KEY.format(user_id))
+    return user_id, items, enqueue(env, "recommender.refresh_user", {"user_id": user_id})
+
+
 def test_list_refresh_cancelled_meanwhile_leaves_redis_untouched(
     tasks_on: TaskEnv,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    env = tasks_on
-    user_id, items = ranking_model(env)
-    env.cache.delete(recs_cache.KEY.format(user_id))
-    job_id = enqueue(env, "recommender.refresh_user", {"user_id": user_id})
-    monkeypatch.setattr(
-        recommender_io, "load_model", cancelled_on_first_call(env, job_id, fake_loading(items))
-    )
+    user_id, items, job_id = queued_refresh(tasks_on)
+    loading = cancelled_on_first_call(tasks_on, job_id, fake_loading(items))
+    monkeypatch.setattr(recommender_io, "load_model", loading)
 
     deliver("cbrtl.recommender.refresh_user", job_id)
 
-    assert job_row(env, job_id).status == "failed"
-    assert recs_cache.read(env.cache, user_id) is None
+    assert job_row(tasks_on, job_id).status == "failed"
+    assert recs_cache.read(tasks_on.cache, user_id) is None
 
 
 def test_list_refresh_committed_writes_redis(
     tasks_on: TaskEnv,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    env = tasks_on
-    user_id, items = ranking_model(env)
-    env.cache.delete(recs_cache.KEY.format(user_id))
-    job_id = enqueue(env, "recommender.refresh_user", {"user_id": user_id})
+    user_id, items, job_id = queued_refresh(tasks_on)
     monkeypatch.setattr(recommender_io, "load_model", fake_loading(items))
 
     deliver("cbrtl.recommender.refresh_user", job_id)
 
-    assert job_row(env, job_id).status == "succeeded"
-    cached = recs_cache.read(env.cache, user_id)
+    assert job_row(tasks_on, job_id).status == "succeeded"
+    cached = recs_cache.read(tasks_on.cache, user_id)
     assert cached is not None
     assert [entry[0] for entry in cached["items"]] == sorted(items)[1:][::-1]

@@ -5,14 +5,13 @@ claim is a compare-and-set, so two claimants never both run a job, even on SQLit
 from __future__ import annotations
 
 import subprocess
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from db import claimants
@@ -22,7 +21,12 @@ from db.models import Job
 from db.models.base import utcnow
 from db.services import jobs
 from tasks.heartbeat import Heartbeat
-from tests.integration.task_env import TaskEnv, scratch_engine, tasks_on  # noqa: F401
+from tests.integration.task_env import (  # noqa: F401 - fixtures
+    TaskEnv,
+    before_first,
+    scratch_engine,
+    tasks_on,
+)
 from tests.services import wait_for
 
 HOST = claimants.this_process().rpartition(":")[0]
@@ -135,16 +139,7 @@ def test_two_claimants_never_both_run_a_job_on_sqlite(sqlite_engine: Engine) -> 
             claims[name] = jobs.start(session=session, job_id=job_id)
             session.commit()
 
-    interleaved: list[bool] = []
-
-    @event.listens_for(sqlite_engine, "before_cursor_execute")
-    def b_goes_first(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.startswith("UPDATE jobs") and not interleaved:
-            interleaved.append(True)
-            other = threading.Thread(target=claim, args=("B",))
-            other.start()
-            other.join(timeout=30)
-
+    interleaved = before_first(sqlite_engine, "UPDATE jobs", lambda: claim("B"))
     claim("A")
     assert interleaved
     winners = [name for name, job in claims.items() if job is not None]

@@ -3,12 +3,11 @@ commits with the job's success, and a rerun that finds its prefix live leaves it
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, update
+from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
 from db.models import Job, Video
@@ -16,7 +15,13 @@ from db.models.base import utcnow
 from db.services import jobs, videos
 from db.storage.protocol import FileToPut
 from tests.factories import make_content, make_user
-from tests.integration.task_env import TaskEnv, deliver, scratch_engine, tasks_on  # noqa: F401
+from tests.integration.task_env import (  # noqa: F401 - fixtures
+    TaskEnv,
+    before_first,
+    deliver,
+    scratch_engine,
+    tasks_on,
+)
 from tests.integration.test_job_claims import sqlite_engine  # noqa: F401 - the fixture
 from workers.media.samples import make_sample_clip
 
@@ -144,16 +149,7 @@ def test_a_newer_upload_wins_over_a_switch_on_sqlite(sqlite_engine: Engine) -> N
             )
             session.commit()
 
-    interleaved: list[bool] = []
-
-    @event.listens_for(sqlite_engine, "before_cursor_execute")
-    def upload_goes_first(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.startswith("UPDATE videos") and not interleaved:
-            interleaved.append(True)
-            other = threading.Thread(target=newer_upload)
-            other.start()
-            other.join(timeout=30)
-
+    interleaved = before_first(sqlite_engine, "UPDATE videos", newer_upload)
     with Session(sqlite_engine) as session:
         unused = videos.publish(
             session=session, content_id=content_id, job_id=old_job.id, published=published
