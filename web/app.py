@@ -21,7 +21,7 @@ from web.admin.schedules import blp as schedules_blp
 from web.auth.tokens import REFRESH_TTL, init_jwt
 from web.auth.views import blp as auth_blp
 from web.content.views import blp as catalogue_blp
-from web.converters import IdConverter, id_schema
+from web.converters import IdConverter, UploadIdConverter, id_schema, upload_id_schema
 from web.discovery.recommendations import blp as recommendations_blp
 from web.discovery.views import blp as discovery_blp
 from web.errors import ErrorEnvelope, register_error_handlers
@@ -108,8 +108,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.teardown_appcontext(close_db_session)
 
     app.url_map.converters["id"] = IdConverter
+    app.url_map.converters["upload_id"] = UploadIdConverter
     api = CbrtlApi(app, spec_kwargs={"servers": [{"url": "/"}]})
     api.register_converter(IdConverter, id_schema)
+    api.register_converter(UploadIdConverter, upload_id_schema)
     api.register_blueprint(health_blp, url_prefix="/")
     api.register_blueprint(metrics_blp, url_prefix="/")
     for blueprint in (

@@ -126,7 +126,7 @@ def _length_mismatch(actual: int, expected: int) -> InvalidInput:
     )
 
 
-@blp.put("/uploads/<upload_id>")
+@blp.put("/uploads/<upload_id:upload_id>")
 @blp.response(200, Received)
 @blp.alt_response(409, description="Out of order or overlapping: details.received is the offset")
 @require_roles("creator")
@@ -155,7 +155,7 @@ def put_chunk(upload_id: str) -> dict[str, int]:
     return {"received": received}
 
 
-@blp.get("/uploads/<upload_id>")
+@blp.get("/uploads/<upload_id:upload_id>")
 @blp.response(200, UploadState)
 @require_roles("creator")
 def get_upload(upload_id: str) -> dict[str, Any]:
@@ -168,7 +168,7 @@ def get_upload(upload_id: str) -> dict[str, Any]:
     return _state(upload)
 
 
-@blp.post("/uploads/<upload_id>/complete")
+@blp.post("/uploads/<upload_id:upload_id>/complete")
 @blp.response(202, JobEnvelope)
 @blp.alt_response(409, description="Bytes are missing: details.received is the offset")
 @require_roles("creator")
