@@ -1,8 +1,10 @@
 """Resumable uploads: chunks arrive in order and go straight into object storage.
 
 Each chunk is one part (an S3 multipart part, or a write at its offset into a local
-partial file). The row is locked while a chunk is written, so two clients sending the
-same range cannot both advance it. Callers commit.
+partial file). Each step moves the row with one conditional UPDATE before it touches
+storage, so two clients sending the same range (or completing twice) cannot both
+advance it: the row lock of `lock=True` holds on PostgreSQL only, SQLite ignores it.
+Callers commit.
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import PurePosixPath, PureWindowsPath
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from db.errors import Conflict, InvalidInput, NotFound, TooLarge, UnsupportedMediaType
@@ -150,6 +152,10 @@ def write_chunk(
                 "(MP4, MOV, MKV, WebM, AVI, MPEG, FLV, Ogg).",
                 details={"file": "not a video"},
             )
+    if not _advance(
+        session, upload, expect={"status": "open", "received": start}, values={"received": end + 1}
+    ):
+        raise _out_of_order(upload, f"Expected the chunk at byte {upload.received}.")
     number = start // upload.chunk_size + 1
     etag = storage.write_part(
         upload.storage_key,
@@ -161,7 +167,6 @@ def write_chunk(
     )
     # Reassign (not append) so the JSON column sees the change.
     upload.parts = [p for p in upload.parts if p["n"] != number] + [{"n": number, "etag": etag}]
-    upload.received = end + 1
     session.flush()
     return upload
 
@@ -169,25 +174,55 @@ def write_chunk(
 def complete(*, session: Session, storage: Storage, upload: Upload) -> Job:
     """Assemble the source and queue its transcode; completing twice returns the job.
     `upload` must have been loaded with `lock=True`."""
-    if upload.status == "completed":
-        video = videos.find(session=session, content_id=upload.content_id)
-        job = session.get(Job, video.job_id) if video and video.job_id else None
-        if job is not None and job.args.get("source_key") == upload.storage_key:
-            return job
+    if upload.status == "completed" and (job := _transcode_of(session, upload)) is not None:
+        return job
     _require_open(upload, utcnow())
     if upload.received != upload.size_bytes:
         raise _out_of_order(
             upload, f"Only {upload.received} of {upload.size_bytes} bytes have arrived."
         )
+    if not _advance(
+        session,
+        upload,
+        expect={"status": "open", "received": upload.size_bytes},
+        values={"status": "completed", "completed_at": utcnow()},
+    ):
+        # Another request completed it meanwhile: answer as it did.
+        if (job := _transcode_of(session, upload)) is not None:
+            return job
+        raise Conflict(f"The upload is {upload.status}.", details={"status": upload.status})
     parts = sorted((p["n"], p["etag"]) for p in upload.parts)
     storage.finish_parts(upload.storage_key, upload.multipart_id, parts)
-    upload.status, upload.completed_at = "completed", utcnow()
     return videos.queue_transcode(
         session=session,
         content_id=upload.content_id,
         source_key=upload.storage_key,
         source_bytes=upload.size_bytes,
     )
+
+
+def _transcode_of(session: Session, upload: Upload) -> Job | None:
+    video = videos.find(session=session, content_id=upload.content_id)
+    job = session.get(Job, video.job_id) if video and video.job_id else None
+    return job if job is not None and job.args.get("source_key") == upload.storage_key else None
+
+
+def _advance(
+    session: Session, upload: Upload, *, expect: dict[str, Any], values: dict[str, Any]
+) -> bool:
+    """Move the row from the state `expect` to `values` unless someone moved it first;
+    either way `upload` then shows the row as it is."""
+    moved = cast(
+        CursorResult[Any],
+        session.execute(
+            update(Upload)
+            .where(Upload.id == upload.id, *(getattr(Upload, k) == v for k, v in expect.items()))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    session.refresh(upload)
+    return moved.rowcount == 1
 
 
 def _close(storage: Storage, upload: Upload, status: str) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
@@ -43,12 +44,19 @@ def create_user(
         raise InvalidInput(f"unknown role {unknown[0]!r}", details={"role": f"one of {ROLES}"})
     check_password(password, email=email, display_name=display_name)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise Conflict("An account with this email already exists.", details={"email": "taken"})
+        raise _email_taken()
     user = User(email=email, password_hash=hash_password(password), display_name=display_name)
     user.role_rows = [UserRole(role=role) for role in sorted(set(roles) - {"user"})]
-    session.add(user)
-    session.flush()
+    try:
+        with session.begin_nested():  # the unique constraint decides a concurrent sign-up
+            session.add(user)
+    except IntegrityError:
+        raise _email_taken() from None
     return user
+
+
+def _email_taken() -> Conflict:
+    return Conflict("An account with this email already exists.", details={"email": "taken"})
 
 
 def get_user(*, session: Session, user_id: int) -> User:

@@ -7,9 +7,11 @@ ignores FOR UPDATE, so a guard that relies on it fails there.
 
 from __future__ import annotations
 
+import io
 import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -17,13 +19,14 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from db.engine import make_engine
-from db.errors import AuthenticationFailed, InvalidInput
+from db.errors import Conflict, DomainError, InvalidInput
 from db.migrate import upgrade
-from db.models import TokenFamily, User
+from db.models import Job, TokenFamily, Upload, User
 from db.passwords import verify_password
-from db.services import sessions, users
+from db.services import sessions, uploads, users
+from db.storage import FileStorage
 from tests import services
-from tests.factories import PASSWORD, make_user
+from tests.factories import PASSWORD, make_content, make_user
 
 TTL = timedelta(days=1)
 TRIALS = 5
@@ -54,9 +57,7 @@ def race(engine: Engine, *racers: Callable[[Session], object]) -> list[object]:
             start.wait(timeout=10)
             try:
                 outcomes[index] = racers[index](session)
-            except AuthenticationFailed as error:
-                outcomes[index] = error
-            except InvalidInput as error:
+            except DomainError as error:
                 outcomes[index] = error
             session.commit()  # a reuse's revocation stands, as the view commits it
 
@@ -83,7 +84,9 @@ def test_two_refreshes_with_one_token_make_one_winner_and_revoke_the_family(
     for _ in range(TRIALS):
         _, family_id, presented = new_family(engine)
 
-        def refresh(session: Session, family_id: str = family_id, presented: str = presented) -> str:
+        def refresh(
+            session: Session, family_id: str = family_id, presented: str = presented
+        ) -> str:
             return sessions.rotate(
                 session=session,
                 family_id=family_id,
@@ -105,7 +108,9 @@ def test_a_refresh_racing_a_logout_never_outlives_it(engine: Engine) -> None:
     for _ in range(TRIALS):
         _, family_id, presented = new_family(engine)
 
-        def refresh(session: Session, family_id: str = family_id, presented: str = presented) -> str:
+        def refresh(
+            session: Session, family_id: str = family_id, presented: str = presented
+        ) -> str:
             return sessions.rotate(
                 session=session,
                 family_id=family_id,
@@ -135,10 +140,108 @@ def test_two_password_changes_with_the_old_password_make_one_winner(engine: Engi
                 new_password=new_password,
             )
 
-        outcomes = race(engine, lambda s: change(s, new[0]), lambda s: change(s, new[1]))
+        outcomes = race(
+            engine, partial(change, new_password=new[0]), partial(change, new_password=new[1])
+        )
         winners = [i for i, o in enumerate(outcomes) if isinstance(o, User)]
         assert len(winners) == 1, outcomes
         assert isinstance(outcomes[1 - winners[0]], InvalidInput)
         with Session(engine) as session:
             user = session.get(User, user_id)
             assert user is not None and verify_password(user.password_hash, new[winners[0]])
+
+
+def test_two_sign_ups_with_one_email_make_one_account(engine: Engine) -> None:
+    for trial in range(TRIALS):
+        email = f"twice{trial}@example.org"
+
+        def sign_up(session: Session, email: str = email) -> User:
+            return users.create_user(
+                session=session, email=email, password=PASSWORD, display_name="Twice"
+            )
+
+        outcomes = race(engine, sign_up, sign_up)
+        assert sum(isinstance(o, User) for o in outcomes) == 1, outcomes
+        assert sum(isinstance(o, Conflict) for o in outcomes) == 1, outcomes
+
+
+MP4_HEAD = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41"
+CHUNK = 64 * 1024
+LIMITS = uploads.UploadLimits(max_bytes=10 * CHUNK, chunk_bytes=CHUNK, ttl=TTL)
+
+
+def open_upload(engine: Engine, storage: FileStorage, size: int) -> str:
+    with Session(engine, expire_on_commit=False) as session:
+        owner = make_user(session)
+        item = make_content(session, owner=owner)
+        upload = uploads.create(
+            session=session,
+            storage=storage,
+            content_id=item.id,
+            user_id=owner.id,
+            is_admin=True,
+            filename="a.mp4",
+            size_bytes=size,
+            content_type="video/mp4",
+            limits=LIMITS,
+        )
+        session.commit()
+        return upload.id
+
+
+def locked(session: Session, upload_id: str) -> Upload:
+    return uploads.get(session=session, upload_id=upload_id, user_id=0, is_admin=True, lock=True)
+
+
+def test_the_same_chunk_twice_at_once_advances_the_upload_once(
+    engine: Engine, tmp_path: Path
+) -> None:
+    storage = FileStorage(tmp_path / "media")
+    for _ in range(TRIALS):
+        upload_id = open_upload(engine, storage, 2 * CHUNK)
+        first = MP4_HEAD + bytes(CHUNK - len(MP4_HEAD))
+
+        def send(session: Session, upload_id: str = upload_id, body: bytes = first) -> Upload:
+            return uploads.write_chunk(
+                session=session,
+                storage=storage,
+                upload=locked(session, upload_id),
+                start=0,
+                end=CHUNK - 1,
+                total=2 * CHUNK,
+                body=io.BytesIO(body),
+            )
+
+        outcomes = race(engine, send, send)
+        assert sum(isinstance(o, Upload) for o in outcomes) == 1, outcomes
+        assert sum(isinstance(o, Conflict) for o in outcomes) == 1, outcomes
+        with Session(engine) as session:
+            upload = session.get(Upload, upload_id)
+            assert upload is not None and upload.received == CHUNK and len(upload.parts) == 1
+
+
+def test_two_completes_at_once_queue_one_transcode(engine: Engine, tmp_path: Path) -> None:
+    storage = FileStorage(tmp_path / "media")
+    for _ in range(TRIALS):
+        upload_id = open_upload(engine, storage, len(MP4_HEAD))
+        with Session(engine) as session:
+            uploads.write_chunk(
+                session=session,
+                storage=storage,
+                upload=locked(session, upload_id),
+                start=0,
+                end=len(MP4_HEAD) - 1,
+                total=len(MP4_HEAD),
+                body=io.BytesIO(MP4_HEAD),
+            )
+            session.commit()
+
+        def complete(session: Session, upload_id: str = upload_id) -> int:
+            return uploads.complete(
+                session=session, storage=storage, upload=locked(session, upload_id)
+            ).id
+
+        outcomes = race(engine, complete, complete)
+        assert all(isinstance(o, int) for o in outcomes) and outcomes[0] == outcomes[1], outcomes
+        with Session(engine) as session:
+            assert session.get(Job, outcomes[0]) is not None
