@@ -48,3 +48,29 @@ def test_rows_are_kept_apart_and_ttl_zero_keeps_nothing() -> None:
     never.get("trending", build)
     never.get("trending", build)
     assert len(calls) == 4
+
+
+def test_distinct_keys_never_grow_the_store_past_its_bound() -> None:
+    clock = Clock()
+    rows = SharedRows(30, clock=clock, max_rows=8)
+    calls, build = counting_builder()
+    for n in range(300):
+        rows.get(f"genre:{n}", build)
+    assert len(rows) == 8
+    assert len(calls) == 300
+    # The newest keys are the ones kept; an old one is built again.
+    rows.get("genre:299", build)
+    assert len(calls) == 300
+    rows.get("genre:0", build)
+    assert len(calls) == 301 and len(rows) == 8
+
+
+def test_expired_rows_leave_the_store() -> None:
+    clock = Clock()
+    rows = SharedRows(30, clock=clock)
+    _, build = counting_builder()
+    for n in range(20):
+        rows.get(f"genre:{n}", build)
+    clock.now += 31
+    rows.get("trending", build)
+    assert len(rows) == 1

@@ -13,34 +13,47 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from cachetools import TTLCache
 from flask import current_app
 
 from web.runtime import runtime
 
 EXTENSION = "cbrtl.shared_rows"
+# Trending plus a row per genre that some viewer likes: the catalogue's genres, far
+# fewer than this. The bound holds whatever the keys turn out to be.
+MAX_ROWS = 256
 Documents = list[dict[str, Any]]
 
 
 class SharedRows:
-    def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        ttl_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        max_rows: int = MAX_ROWS,
+    ) -> None:
         self.ttl_s = ttl_s
-        self._clock = clock
-        self._rows: dict[str, tuple[float, Documents]] = {}
-        self._lock = threading.Lock()
+        # At most max_rows rows, each for ttl_s: least recently used go first.
+        self._rows: TTLCache[str, Documents] = TTLCache(max_rows, max(ttl_s, 1e-9), timer=clock)
+        self._lock = threading.Lock()  # a TTLCache is not safe across threads
+
+    def __len__(self) -> int:
+        with self._lock:
+            self._rows.expire()
+            return len(self._rows)
 
     def get(self, key: str, build: Callable[[], Documents]) -> Documents:
         """The row's documents, built at most once per TTL (two threads may both build
         a row that just expired; the later one's copy is kept, both are correct)."""
         if self.ttl_s <= 0:
             return build()
-        now = self._clock()
         with self._lock:
             hit = self._rows.get(key)
-        if hit is not None and hit[0] > now:
-            return hit[1]
+        if hit is not None:
+            return hit
         documents = build()
         with self._lock:
-            self._rows[key] = (now + self.ttl_s, documents)
+            self._rows[key] = documents
         return documents
 
 

@@ -4,7 +4,7 @@ and error pages for browsers (web/errors decides when)."""
 from __future__ import annotations
 
 import hashlib
-from functools import cache
+from functools import lru_cache
 from pathlib import Path
 
 from flask import Flask, Response, g, make_response, render_template, request, url_for
@@ -16,7 +16,10 @@ NOT_PAGES = ("/api/", "/media/", "/static/", "/healthz", "/readyz", "/metrics")
 YEAR_S = 365 * 24 * 3600
 
 
-@cache
+# The path comes from requests too (/static/<path>?v=...), where "./" spellings of one
+# file are endless: a bound keeps them from growing the process. Files do not change
+# while it runs, so entries need no age.
+@lru_cache(maxsize=256)
 def _fingerprint(path: str) -> str:
     return hashlib.sha256((STATIC / path).read_bytes()).hexdigest()[:12]
 
