@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from flask import Flask, Response
@@ -9,6 +11,11 @@ from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from db.settings import Settings
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def content_security_policy(settings: Settings) -> str:
@@ -56,6 +63,25 @@ def media_origin(settings: Settings) -> str | None:
     return "https://s3.amazonaws.com" if "." in bucket else f"https://{bucket}.s3.amazonaws.com"
 
 
+class PublicOrigin:
+    """The app sees CBRTL_PUBLIC_URL as the host and scheme of every request, so every
+    absolute URL (url_for(_external=True), werkzeug's redirects) is built from the
+    configured origin and never from a Host header the client chose."""
+
+    def __init__(self, app: WSGIApplication, public_url: str) -> None:
+        self.app = app
+        parts = urlsplit(public_url)
+        self.scheme = parts.scheme
+        self.host = parts.netloc
+        self.server = (parts.hostname or "", str(parts.port or DEFAULT_PORTS[parts.scheme]))
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        environ["wsgi.url_scheme"] = self.scheme
+        environ["HTTP_HOST"] = self.host
+        environ["SERVER_NAME"], environ["SERVER_PORT"] = self.server
+        return self.app(environ, start_response)
+
+
 def init_security(app: Flask, settings: Settings) -> None:
     production = settings.env == "production"
     policy = content_security_policy(settings)
@@ -75,6 +101,9 @@ def init_security(app: Flask, settings: Settings) -> None:
     if settings.cors_origins:
         origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
         CORS(app, resources={r"/api/*": {"origins": origins}}, supports_credentials=False)
+    app.wsgi_app = PublicOrigin(app.wsgi_app, settings.resolved_public_url)  # type: ignore[method-assign]
     if settings.proxy_count:
+        # Outside PublicOrigin: the client's address comes from the proxies; the host
+        # never does (X-Forwarded-Host is the client's to send, so it is not read).
         n = settings.proxy_count
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=0)  # type: ignore[method-assign]

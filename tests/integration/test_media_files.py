@@ -67,7 +67,7 @@ def test_s3_playlists_point_at_the_web_and_at_signed_segments(
     assert master.status_code == 200
     assert master.mimetype == "application/vnd.apple.mpegurl"
     variant = next(line for line in master.text.splitlines() if not line.startswith("#"))
-    assert variant == f"http://localhost/media/{base}/360p/index.m3u8"
+    assert variant == f"{settings.resolved_public_url}/media/{base}/360p/index.m3u8"
     assert 'CODECS="avc1.4d401e,mp4a.40.2"' in master.text  # tags pass through
 
     media = client.get(urlsplit(variant).path)

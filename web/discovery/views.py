@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import Session
@@ -95,15 +94,14 @@ def _with_my_ratings(
 
 def _shared_home_rows(session: Session, genres: list[str]) -> list[tuple[str, str, Documents]]:
     """Trending and the genres' best: the same for everyone, so built once per TTL."""
+    # Media URLs in them are built from CBRTL_PUBLIC_URL, so no key names a Host.
     store = shared_rows()
-    # Local media URLs are absolute URLs of the host that was asked: one copy per host.
-    host = request.host_url
     rows = [
         (
             "trending",
             "Trending now",
             store.get(
-                f"{host} trending",
+                "trending",
                 lambda: documents(session, trending_contents(session, "day", ROW_LENGTH), None),
             ),
         )
@@ -116,7 +114,7 @@ def _shared_home_rows(session: Session, genres: list[str]) -> list[tuple[str, st
             )
             return documents(session, items, None)
 
-        rows.append((f"genre:{genre}", f"Top {genre}", store.get(f"{host} genre:{genre}", best)))
+        rows.append((f"genre:{genre}", f"Top {genre}", store.get(f"genre:{genre}", best)))
     return rows
 
 

@@ -10,8 +10,9 @@ PLAYLIST_SUFFIX = ".m3u8"
 
 
 def served_url(key: str) -> str:
-    """A URL of this web (/media/...), which serves local files or fronts S3."""
-    return url_for("media_files.serve", key=key, _external=True)
+    """A URL of this web (/media/...), which serves local files or fronts S3; at the
+    configured public origin, never the Host a client sent."""
+    return runtime().settings.resolved_public_url + url_for("media_files.serve", key=key)
 
 
 def direct_url(key: str) -> str:
