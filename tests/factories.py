@@ -6,7 +6,7 @@ import itertools
 
 from sqlalchemy.orm import Session
 
-from db.models import Content, User
+from db.models import Content, User, Video
 from db.services import content as catalogue
 from db.services import users
 
@@ -33,3 +33,22 @@ def make_content(session: Session, *, owner: User | None = None, **fields: objec
         owner_id=owner.id if owner else None,
         **values,
     )
+
+
+def make_published_video(session: Session, content: Content, *, job_id: int = 1) -> Video:
+    """The video row of a title whose transcode `job_id` is live (as tasks/media.py
+    switches to it): its set is under videos/<id>/j<job_id>; storing files is the
+    test's."""
+    prefix = f"videos/{content.id}/j{job_id}"
+    video = Video(
+        content_id=content.id,
+        status="ready",
+        output_prefix=prefix,
+        master_key=f"{prefix}/master.m3u8",
+        poster_key=f"{prefix}/poster.jpg",
+        thumbnail_keys=[f"{prefix}/thumbs/t_0001.jpg"],
+        renditions=[],
+    )
+    session.add(video)
+    session.flush()
+    return video

@@ -12,10 +12,9 @@ import requests
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from db.models import Video
 from db.settings import Settings
 from db.storage import make_storage
-from tests.factories import make_content
+from tests.factories import make_content, make_published_video
 from web.runtime import EXTENSION
 
 MASTER = """#EXTM3U
@@ -38,21 +37,10 @@ def put(settings: Settings, key: str, data: bytes) -> None:
 
 def published(db_session: Session, job_id: int = 1) -> str:
     """A title whose video is the set under videos/<id>/j<job_id>; that prefix."""
-    content_id = make_content(db_session).id
-    prefix = f"videos/{content_id}/j{job_id}"
-    db_session.add(
-        Video(
-            content_id=content_id,
-            status="ready",
-            output_prefix=prefix,
-            master_key=f"{prefix}/master.m3u8",
-            poster_key=f"{prefix}/poster.jpg",
-            thumbnail_keys=[],
-            renditions=[],
-        )
-    )
+    video = make_published_video(db_session, make_content(db_session), job_id=job_id)
     db_session.commit()
-    return prefix
+    assert video.output_prefix is not None
+    return video.output_prefix
 
 
 def test_s3_playlists_point_at_the_web_and_at_signed_segments(

@@ -9,21 +9,21 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
-from celery import current_app
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.job_types import job_type
-from db.models import Job, User, Video
+from db.models import Job, User
 from db.services import content as catalogue
 from db.settings import Settings
 from db.storage import S3Storage, Storage
-from tasks import job_runner, purge
+from tasks import purge
 from tests.auth import login
 from tests.conftest import BUCKET
-from tests.factories import make_content, make_user
+from tests.factories import make_content, make_published_video, make_user
+from tests.in_process import on_test_services, run_job
 from web.runtime import EXTENSION
 
 PURGE = "media.purge_title"
@@ -51,26 +51,15 @@ def storage_of(app: Flask) -> Storage:
 
 def with_video(db_session: Session, store: Storage, owner: User | None = None) -> int:
     """A title with a published set (j2), an abandoned one (j1) and a source."""
-    content_id = make_content(db_session, owner=owner).id
-    prefix = f"videos/{content_id}/j2"
+    content = make_content(db_session, owner=owner)
+    video = make_published_video(db_session, content, job_id=2)
+    video.source_key = f"sources/{content.id}/abc"
+    db_session.commit()
     for job in (1, 2):
         for name in SET_FILES:
-            store.put_bytes(f"videos/{content_id}/j{job}/{name}", b"x", content_type="video/mp2t")
-    store.put_bytes(f"sources/{content_id}/abc", b"source", content_type="video/mp4")
-    db_session.add(
-        Video(
-            content_id=content_id,
-            status="ready",
-            source_key=f"sources/{content_id}/abc",
-            output_prefix=prefix,
-            master_key=f"{prefix}/master.m3u8",
-            poster_key=f"{prefix}/poster.jpg",
-            thumbnail_keys=[f"{prefix}/thumbs/t_0001.jpg"],
-            renditions=[],
-        )
-    )
-    db_session.commit()
-    return content_id
+            store.put_bytes(f"videos/{content.id}/j{job}/{name}", b"x", content_type="video/mp2t")
+    store.put_bytes(video.source_key, b"source", content_type="video/mp4")
+    return content.id
 
 
 def stored(store: Storage, content_id: int) -> list[str]:
@@ -201,17 +190,14 @@ def test_a_storage_outage_is_retried_by_the_runner(
     db_session.commit()
     (job,) = purge_jobs(db_session, content_id)
     job_id = job.id
-    flaky = FlakyStorage(store)
-    monkeypatch.setattr(purge, "storage", lambda: flaky)
-    monkeypatch.setattr(job_runner, "session_factory", lambda: session_factory)
-    task = current_app.tasks[job_type(PURGE).task]
+    on_test_services(monkeypatch, session_factory, FlakyStorage(store))
 
-    task(job_id)
+    run_job(PURGE, job_id)
     db_session.refresh(job)
     assert (job.status, job.attempts) == ("queued", 1)  # a retry, waiting for the relay
     assert "EndpointConnectionError" in (job.error or "")
 
-    task(job_id)
+    run_job(PURGE, job_id)
     db_session.refresh(job)
     assert (job.status, job.attempts) == ("succeeded", 2)
     assert stored(store, content_id) == []

@@ -3,36 +3,23 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import pytest
-from celery import current_app
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 import tasks.media  # noqa: F401 - registers the transcode task
-from db.job_types import job_type
 from db.models import Job
 from db.services import jobs, videos
 from db.settings import Settings
 from db.storage import S3Storage
-from tasks import context
 from tests.conftest import BUCKET
 from tests.factories import make_content
+from tests.in_process import on_test_services, run_job
 
 # An MP4's first box, then text: it passes the upload's sniffing, not ffprobe.
 NOT_REALLY_MP4 = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41" + b"notes " * 500
-
-
-def in_this_test(monkeypatch: pytest.MonkeyPatch, session_factory: Any, store: Any) -> None:
-    """Point every task module at the test's transaction and store."""
-    for name, module in list(sys.modules.items()):
-        if name.startswith("tasks.") and module is not context:
-            if getattr(module, "session_factory", None) is context.session_factory:
-                monkeypatch.setattr(module, "session_factory", lambda: session_factory)
-            if getattr(module, "storage", None) is context.storage:
-                monkeypatch.setattr(module, "storage", lambda: store)
 
 
 def test_an_unplayable_upload_says_why_without_paths_or_tool_output(
@@ -50,9 +37,9 @@ def test_an_unplayable_upload_says_why_without_paths_or_tool_output(
         session=db_session, content_id=content_id, source_key=key, source_bytes=3000
     )
     db_session.commit()
-    in_this_test(monkeypatch, session_factory, store)
+    on_test_services(monkeypatch, session_factory, store)
 
-    current_app.tasks[job_type("media.transcode").task](job.id)
+    run_job("media.transcode", job.id)
 
     db_session.refresh(job)
     assert job.status == "failed"
