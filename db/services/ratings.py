@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from db.errors import InvalidInput, NotFound
@@ -131,14 +131,9 @@ def recompute_stats(
     """Recompute from the ratings table: idempotent, however often it runs.
 
     Locking the content row first serialises concurrent recomputes of one item,
-    so the aggregate is always read after the previous writer committed. The
-    lock is FOR NO KEY UPDATE so that inserting ratings (whose foreign key
-    check takes KEY SHARE on the content row) is never blocked by it.
+    so the aggregate is always read after the previous writer committed.
     """
-    locked = session.scalar(
-        select(Content.id).where(Content.id == content_id).with_for_update(key_share=True)
-    )
-    if locked is None:
+    if not _lock_content(session, content_id):
         return {"content_id": content_id, "deleted": True}
     count, mean = session.execute(
         select(func.count(), func.avg(Rating.score)).where(Rating.content_id == content_id)
@@ -160,6 +155,27 @@ def recompute_stats(
         "count": values["rating_count"],
         "mean": values["rating_mean"],
     }
+
+
+def _lock_content(session: Session, content_id: int) -> bool:
+    """Lock the title's row until the caller commits; False when it is gone.
+
+    PostgreSQL: FOR NO KEY UPDATE, so that inserting ratings (whose foreign key check
+    takes KEY SHARE on the content row) is never blocked by it. SQLite ignores FOR
+    UPDATE: a write that changes nothing takes its database write lock instead.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        locked = session.scalar(
+            select(Content.id).where(Content.id == content_id).with_for_update(key_share=True)
+        )
+        return locked is not None
+    touched = session.execute(
+        update(Content)
+        .where(Content.id == content_id)
+        .values(updated_at=Content.updated_at)
+        .execution_options(synchronize_session=False)
+    )
+    return cast(CursorResult[Any], touched).rowcount == 1
 
 
 def scores_for(*, session: Session, user_id: int, content_ids: list[int]) -> dict[int, float]:

@@ -8,6 +8,7 @@ ignores FOR UPDATE, so a guard that relies on it fails there.
 from __future__ import annotations
 
 import io
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -15,15 +16,16 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from db.engine import make_engine
 from db.errors import Conflict, DomainError, InvalidInput
 from db.migrate import upgrade
-from db.models import Job, TokenFamily, Upload, User
+from db.models import Content, Job, TokenFamily, Upload, User
 from db.passwords import verify_password
-from db.services import sessions, uploads, users
+from db.services import ratings, sessions, uploads, users
 from db.storage import FileStorage
 from tests import services
 from tests.factories import PASSWORD, make_content, make_user
@@ -245,3 +247,47 @@ def test_two_completes_at_once_queue_one_transcode(engine: Engine, tmp_path: Pat
         assert all(isinstance(o, int) for o in outcomes) and outcomes[0] == outcomes[1], outcomes
         with Session(engine) as session:
             assert session.get(Job, outcomes[0]) is not None
+
+
+def other_writer_is_locked_out(engine: Engine, content_id: int) -> bool:
+    """Whether another connection, now, would have to wait to change the content row."""
+    if engine.dialect.name == "sqlite":
+        probe = sqlite3.connect(engine.url.database or "", timeout=0, isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+        except sqlite3.OperationalError:  # database is locked
+            return True
+        finally:
+            probe.close()
+        return False
+    with engine.connect() as conn:
+        try:
+            conn.execute(
+                select(Content.id).where(Content.id == content_id).with_for_update(nowait=True)
+            )
+        except OperationalError:  # could not obtain lock
+            return True
+        return False
+
+
+def test_a_stats_recompute_reads_the_ratings_under_its_lock(engine: Engine) -> None:
+    """Two recomputes of one title must not interleave, or the one that read first
+    writes last and leaves stale stats: the lock must be held when the ratings are read."""
+    with Session(engine, expire_on_commit=False) as session:
+        item = make_content(session)
+        session.commit()
+    seen: list[bool] = []
+
+    def probe(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "avg(" in statement.lower() and "ratings" in statement.lower():
+            seen.append(other_writer_is_locked_out(engine, item.id))
+
+    with Session(engine) as session:
+        event.listen(engine, "before_cursor_execute", probe)
+        try:
+            ratings.recompute_stats(session=session, content_id=item.id)
+        finally:
+            event.remove(engine, "before_cursor_execute", probe)
+        session.commit()
+    assert seen and all(seen), seen
