@@ -18,6 +18,7 @@ from socket import create_connection
 from tests.services import free_port, wait_for
 
 CONF = Path(__file__).resolve().parents[2] / "docker" / "nginx.conf"
+PUBLIC_HOST = "127.0.0.1"
 
 
 def nginx_binary() -> str:
@@ -57,6 +58,9 @@ def render(where: Loopback) -> str:
         "server web:8000": f"server 127.0.0.1:{first}{replicas}",
         "minio:9000/cbrtl/media/": f"{where.origin}{where.bucket_prefix}",
         "listen 80;": f"listen 127.0.0.1:{where.port};",
+        "listen 80 default_server;": f"listen 127.0.0.1:{where.port} default_server;",
+        # What compose's envsubst puts there: the host of CBRTL_PUBLIC_URL.
+        "${CBRTL_PUBLIC_HOST}": PUBLIC_HOST,
         "listen 8081;": f"listen 127.0.0.1:{where.status_port};",
     }
     lines = CONF.read_text().splitlines()

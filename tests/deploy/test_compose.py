@@ -12,6 +12,7 @@ import json
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import check_jsonschema
 import jsonschema
@@ -125,4 +126,30 @@ def test_nginx_points_at_the_web_replicas_port(compose: dict[str, Any]) -> None:
     port = compose["services"]["web"]["environment"]["PORT"]
     assert f"server web:{port} " in (DOCKER / "nginx.conf").read_text()
     mounted = compose["services"]["nginx"]["volumes"]
-    assert "./nginx.conf:/etc/nginx/nginx.conf:ro" in mounted
+    # A template of the nginx image, rendered into /etc/nginx/nginx.conf at start.
+    assert "./nginx.conf:/etc/nginx/templates/nginx.conf.template:ro" in mounted
+    assert compose["services"]["nginx"]["environment"]["NGINX_ENVSUBST_OUTPUT_DIR"] == "/etc/nginx"
+
+
+def _default(value: str) -> str:
+    """'${NAME:-default}' -> 'default'."""
+    found = re.fullmatch(r"\$\{\w+:-(.*)\}", value)
+    assert found, value
+    return found.group(1)
+
+
+def test_nginx_answers_the_public_host_only(compose: dict[str, Any]) -> None:
+    nginx = compose["services"]["nginx"]["environment"]
+    public_url = _default(compose["x-cbrtl-env"]["CBRTL_PUBLIC_URL"])
+    # By default the host nginx serves is the host of the URL every link is built from.
+    assert _default(nginx["CBRTL_PUBLIC_HOST"]) == urlsplit(public_url).hostname
+    assert compose["x-cbrtl-env"]["CBRTL_MEDIA_BASE_URL"].startswith(
+        compose["x-cbrtl-env"]["CBRTL_PUBLIC_URL"]
+    )
+    # Every ${...} of nginx.conf is a variable the filter lets through and compose sets,
+    # so none is left unrendered and no nginx $variable is touched.
+    template = (DOCKER / "nginx.conf").read_text()
+    names = set(re.findall(r"\$\{(\w+)\}", template))
+    assert names == {"CBRTL_PUBLIC_HOST"}
+    assert all(re.match(nginx["NGINX_ENVSUBST_FILTER"], name) for name in names)
+    assert names <= set(nginx)

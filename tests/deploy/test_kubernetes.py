@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import kubernetes_validate
 import pytest
@@ -51,6 +52,7 @@ CONFIG_KEYS = {
     "CBRTL_DATA_DIR",
     "CBRTL_REDIS_URL",
     "CBRTL_STORAGE_URL",
+    "CBRTL_PUBLIC_URL",
     "AWS_DEFAULT_REGION",
 }
 SECRET_KEYS = {
@@ -606,6 +608,10 @@ def test_config_values() -> None:
     assert data["CBRTL_STORAGE_URL"].startswith("s3://")
     # Unset means real S3; an empty string is an invalid endpoint for boto3.
     assert data.get("CBRTL_S3_ENDPOINT_URL", "unset") != ""
+    # Links name the host the Ingress answers (ingress-nginx refuses the others).
+    public = urlsplit(data["CBRTL_PUBLIC_URL"])
+    hosts = {rule["host"] for ingress in _kind("Ingress") for rule in ingress["spec"]["rules"]}
+    assert hosts == {public.hostname} and public.path == ""
 
 
 def test_secret_example_holds_placeholders_only() -> None:

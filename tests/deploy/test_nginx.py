@@ -1,12 +1,19 @@
-"""docker/nginx.conf under Debian's nginx: it parses, and its HLS edge caches."""
+"""docker/nginx.conf under Debian's nginx: it parses, its HLS edge caches, and only the
+public host reaches the web, with forwarded headers nginx set itself."""
 
 from __future__ import annotations
 
 import json
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import boto3
+import pytest
 import requests
 
 from db.media_types import IMMUTABLE
@@ -133,3 +140,64 @@ def test_metrics_are_not_public_and_status_is_internal(tmp_path: Path, moto: Mot
         assert requests.get(f"{where.base_url}/metrics", timeout=10).status_code == 404
         status = requests.get(f"http://127.0.0.1:{where.status_port}/stub_status", timeout=10)
         assert status.status_code == 200 and "Active connections" in status.text
+
+
+class _Echo(BaseHTTPRequestHandler):
+    """A web replica that answers with the headers it was sent."""
+
+    def do_GET(self) -> None:
+        body = json.dumps(dict(self.headers.items())).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def echo_web() -> Iterator[int]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def test_unknown_hosts_are_refused_and_forwarded_headers_are_nginx_own(
+    tmp_path: Path, moto: MotoServer
+) -> None:
+    with echo_web() as web_port:
+        where = nginx.loopback(
+            tmp_path,
+            web_ports=(web_port,),
+            origin=moto.endpoint_url.removeprefix("http://"),
+            bucket_prefix=f"/{BUCKET}/media/",
+        )
+        with nginx.running(where):
+            # The public host, with every forwarded header a client could forge.
+            forged = {
+                "X-Forwarded-Host": "evil.example",
+                "X-Forwarded-For": "203.0.113.9",
+                "X-Forwarded-Proto": "https",
+            }
+            seen = requests.get(f"{where.base_url}/api/v1/genres", headers=forged, timeout=10)
+            assert seen.status_code == 200, seen.text
+            headers = {k.lower(): v for k, v in seen.json().items()}
+            assert headers["x-forwarded-host"] == nginx.PUBLIC_HOST
+            assert headers["x-forwarded-for"] == "127.0.0.1"
+            assert headers["x-forwarded-proto"] == "http"
+            assert headers["host"] == nginx.PUBLIC_HOST
+
+            # Any other Host: the connection closes with no answer, nothing is proxied.
+            for host in ("evil.example", f"evil.example:{where.port}", "localhost"):
+                with pytest.raises(requests.ConnectionError):
+                    requests.get(
+                        f"{where.base_url}/api/v1/genres", headers={"Host": host}, timeout=10
+                    )
