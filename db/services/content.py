@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import CursorResult, Select, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from db.errors import InvalidInput, NotFound, PermissionDenied
@@ -98,11 +98,35 @@ def list_content(
     return list(rows), int(total or 0)
 
 
+def lock_content(*, session: Session, content_id: int, key_share: bool = False) -> bool:
+    """Lock the title's row until the caller commits; False when it is gone.
+
+    PostgreSQL: FOR UPDATE, or with `key_share` FOR NO KEY UPDATE, which inserting
+    rows that reference the title (their foreign key check takes KEY SHARE) does not
+    wait for. SQLite ignores FOR UPDATE: a write that changes nothing takes its
+    database write lock instead.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        stmt = select(Content.id).where(Content.id == content_id)
+        return session.scalar(stmt.with_for_update(key_share=key_share)) is not None
+    touched = session.execute(
+        update(Content)
+        .where(Content.id == content_id)
+        .values(updated_at=Content.updated_at)
+        .execution_options(synchronize_session=False)
+    )
+    return cast(CursorResult[Any], touched).rowcount == 1
+
+
 def editable_content(*, session: Session, content_id: int, user_id: int, is_admin: bool) -> Content:
     """The content, if this user may change it (its owner or an admin), locked until the
     caller commits: a concurrent delete then waits, or has already made this a 404,
     instead of an update that matches no row."""
-    content = session.scalar(select(Content).where(Content.id == content_id).with_for_update())
+    content = (
+        session.get(Content, content_id)
+        if lock_content(session=session, content_id=content_id)
+        else None
+    )
     if content is None:
         raise NotFound(f"No content {content_id}.")
     if not is_admin and content.owner_id != user_id:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from db.errors import InvalidInput, NotFound
 from db.models import Content, ContentStats, Job, Rating, User
 from db.models.base import utcnow
+from db.services.content import lock_content
 from db.services.jobs import enqueue
 from db.services.recommender import any_active
 from db.upsert import upsert
@@ -133,7 +134,7 @@ def recompute_stats(
     Locking the content row first serialises concurrent recomputes of one item,
     so the aggregate is always read after the previous writer committed.
     """
-    if not _lock_content(session, content_id):
+    if not lock_content(session=session, content_id=content_id, key_share=True):
         return {"content_id": content_id, "deleted": True}
     count, mean = session.execute(
         select(func.count(), func.avg(Rating.score)).where(Rating.content_id == content_id)
@@ -155,27 +156,6 @@ def recompute_stats(
         "count": values["rating_count"],
         "mean": values["rating_mean"],
     }
-
-
-def _lock_content(session: Session, content_id: int) -> bool:
-    """Lock the title's row until the caller commits; False when it is gone.
-
-    PostgreSQL: FOR NO KEY UPDATE, so that inserting ratings (whose foreign key check
-    takes KEY SHARE on the content row) is never blocked by it. SQLite ignores FOR
-    UPDATE: a write that changes nothing takes its database write lock instead.
-    """
-    if session.get_bind().dialect.name != "sqlite":
-        locked = session.scalar(
-            select(Content.id).where(Content.id == content_id).with_for_update(key_share=True)
-        )
-        return locked is not None
-    touched = session.execute(
-        update(Content)
-        .where(Content.id == content_id)
-        .values(updated_at=Content.updated_at)
-        .execution_options(synchronize_session=False)
-    )
-    return cast(CursorResult[Any], touched).rowcount == 1
 
 
 def scores_for(*, session: Session, user_id: int, content_ids: list[int]) -> dict[int, float]:

@@ -25,7 +25,7 @@ from db.errors import Conflict, DomainError, InvalidInput
 from db.migrate import upgrade
 from db.models import Content, Job, TokenFamily, Upload, User
 from db.passwords import verify_password
-from db.services import ratings, sessions, uploads, users
+from db.services import content, ratings, sessions, uploads, users
 from db.storage import FileStorage
 from tests import services
 from tests.factories import PASSWORD, make_content, make_user
@@ -291,3 +291,16 @@ def test_a_stats_recompute_reads_the_ratings_under_its_lock(engine: Engine) -> N
             event.remove(engine, "before_cursor_execute", probe)
         session.commit()
     assert seen and all(seen), seen
+
+
+def test_a_title_being_changed_is_locked_against_its_deletion(engine: Engine) -> None:
+    """An update racing the title's delete: without the lock the update's write
+    matches no row (a 500) or an upload is added under a deleted title."""
+    with Session(engine, expire_on_commit=False) as session:
+        item = make_content(session)
+        session.commit()
+    with Session(engine) as session:
+        content.editable_content(session=session, content_id=item.id, user_id=0, is_admin=True)
+        assert other_writer_is_locked_out(engine, item.id)
+        session.rollback()
+    assert not other_writer_is_locked_out(engine, item.id)
