@@ -157,7 +157,11 @@ class Settings(BaseSettings):
 
     @property
     def resolved_public_url(self) -> str:
-        return self.public_url or f"http://127.0.0.1:{self.port}"
+        if self.public_url:
+            return self.public_url
+        if self.env == "production":  # links to 127.0.0.1 would work for no viewer
+            raise ConfigError("CBRTL_PUBLIC_URL: required when CBRTL_ENV=production")
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def resolved_database_url(self) -> str:
@@ -220,6 +224,7 @@ def load_settings_or_exit() -> Settings:
     try:
         settings = load_settings()
         settings.resolved_secret_key  # noqa: B018 - fail at start, not at first request
+        settings.resolved_public_url  # noqa: B018
         return settings
     except ConfigError as error:
         print(f"cbrtl: configuration error: {error}", file=sys.stderr)

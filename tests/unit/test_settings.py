@@ -74,6 +74,7 @@ def test_production_secret_key_needs_32_bytes(
 ) -> None:
     monkeypatch.setenv("CBRTL_ENV", "production")
     monkeypatch.setenv("CBRTL_SECRET_KEY", "x" * 31)
+    monkeypatch.setenv("CBRTL_PUBLIC_URL", "https://cbrtl.example")
     with pytest.raises(SystemExit) as stopped:
         load_settings_or_exit()
     assert stopped.value.code != 0
@@ -110,3 +111,18 @@ def test_public_url_must_be_a_bare_origin(monkeypatch: pytest.MonkeyPatch, value
         load_settings()
     assert str(caught.value).startswith("CBRTL_PUBLIC_URL: ")
     assert "\n" not in str(caught.value)
+
+
+def test_production_requires_a_public_url(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Links to 127.0.0.1 would work for no viewer: production says where it lives.
+    monkeypatch.setenv("CBRTL_ENV", "production")
+    monkeypatch.setenv("CBRTL_SECRET_KEY", "k" * 48)
+    with pytest.raises(SystemExit) as stopped:
+        load_settings_or_exit()
+    assert stopped.value.code != 0
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "CBRTL_PUBLIC_URL: required when CBRTL_ENV=production" in line
+    monkeypatch.setenv("CBRTL_PUBLIC_URL", "https://cbrtl.example")
+    assert load_settings_or_exit().resolved_public_url == "https://cbrtl.example"
