@@ -110,10 +110,9 @@ def delete_title(app: Flask, db_session: Session) -> Deleted:
         "segment": f"/media/videos/{content_id}/j2/360p/seg_00000.ts",
         "poster": f"/media/videos/{content_id}/j2/poster.jpg",
     }
-    before = {name: client.get(url) for name, url in urls.items()}
-    assert {name: r.status_code for name, r in before.items()}["master"] == 200
-    for answer in before.values():
-        answer.close()
+    for url in urls.values():  # served (S3: segments and posters by a signed redirect)
+        with client.get(url) as answer:
+            assert answer.status_code in (200, 302), url
     assert client.delete(f"/api/v1/content/{content_id}", headers=headers).status_code == 204
     return Deleted(client, content_id, urls, upload.json["upload_id"], headers)
 
