@@ -44,7 +44,12 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 
 # Tests that transcode or drive Chromium share one xdist worker (one ffmpeg at a time on
 # two cores); the rest spread over both.
-HEAVY = ("tests/browser/", "tests/e2e/test_video.py", "tests/e2e/test_faults.py")
+HEAVY = (
+    "tests/browser/",
+    "tests/e2e/test_video.py",
+    "tests/e2e/test_faults.py",
+    "tests/e2e/test_delete_title.py",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
