@@ -54,7 +54,11 @@ from benchlib import (
     start_gunicorn,
     wait_healthy,
 )
+from sqlalchemy.orm import Session
 
+from db.engine import make_engine
+from db.models import Video
+from db.services import content as catalogue
 from db.settings import Settings
 from db.storage import make_storage
 from tests.deploy import nginx
@@ -148,6 +152,27 @@ def measure(
     )
 
 
+def publish_segment_title(database_url: str) -> None:
+    """Title 1 with its transcode j1 live, as the media job leaves it, so KEY is served."""
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        item = catalogue.create_content(session=session, owner_id=None, title="Bench", genres=[])
+        prefix = KEY.rsplit("/", 2)[0]
+        assert prefix == f"videos/{item.id}/j1", (prefix, item.id)
+        session.add(
+            Video(
+                content_id=item.id,
+                status="ready",
+                output_prefix=prefix,
+                master_key=f"{prefix}/master.m3u8",
+                thumbnail_keys=[],
+                renditions=[],
+            )
+        )
+        session.commit()
+    engine.dispose()
+
+
 def run(args: argparse.Namespace, report: Report) -> str:
     procs = Processes()
     workdir = Path(tempfile.mkdtemp(prefix="hls_edge_"))
@@ -161,11 +186,14 @@ def run(args: argparse.Namespace, report: Report) -> str:
             s3.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps(policy))
             s3.put_object(Bucket=BUCKET, Key=f"media/{KEY}", Body=segment)
 
-            # The embedded defaults (SQLite, local storage): /media needs no database.
+            # The embedded defaults (SQLite, local storage); /media serves only the published
+            # set of an existing title, so the segment's title and video rows go in first.
             env = {k: v for k, v in os.environ.items() if not k.startswith("CBRTL_")}
             env["CBRTL_DATA_DIR"] = str(workdir / "var")
             cbrtl(env, "db", "upgrade")
-            local = make_storage(Settings(data_dir=workdir / "var")).local_path(KEY)
+            local_settings = Settings(data_dir=workdir / "var")
+            publish_segment_title(local_settings.resolved_database_url)
+            local = make_storage(local_settings).local_path(KEY)
             assert local is not None
             web_port = free_port()
             web_env = {**env, "PORT": str(web_port)}
