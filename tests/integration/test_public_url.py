@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from db.models import Video
-from tests.factories import make_content
+from tests.factories import make_content, make_published_video
 from web.discovery.shared_rows import EXTENSION as SHARED_ROWS
 
 PUBLIC = "https://cbrtl.example"
@@ -18,21 +17,10 @@ HOSTILE = {"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
 
 
 def ready_video(db_session: Session) -> int:
-    content_id = make_content(db_session, genres=["Drama"]).id
-    prefix = f"videos/{content_id}/j1"
-    db_session.add(
-        Video(
-            content_id=content_id,
-            status="ready",
-            output_prefix=prefix,
-            master_key=f"{prefix}/master.m3u8",
-            poster_key=f"{prefix}/poster.jpg",
-            thumbnail_keys=[f"{prefix}/thumb_0.jpg"],
-            renditions=[],
-        )
-    )
+    content = make_content(db_session, genres=["Drama"])
+    make_published_video(db_session, content)
     db_session.commit()
-    return content_id
+    return content.id
 
 
 @pytest.mark.parametrize("proxy_count", [0, 1])
@@ -51,7 +39,7 @@ def test_media_urls_name_the_public_origin_whatever_the_host(
     prefix = f"{PUBLIC}/media/videos/{content_id}/j1"
     assert video["master_url"] == f"{prefix}/master.m3u8"
     assert video["poster_url"] == f"{prefix}/poster.jpg"
-    assert video["thumbnail_urls"] == [f"{prefix}/thumb_0.jpg"]
+    assert video["thumbnail_urls"] == [f"{prefix}/thumbs/t_0001.jpg"]
     home = client.get("/api/v1/homepage", headers=HOSTILE).get_data(as_text=True)
     assert "evil.example" not in home and f"{prefix}/poster.jpg" in home
 
