@@ -23,6 +23,8 @@ from limits.storage import MovingWindowSupport, Storage
 SCHEME = "cbrtl+sqlite"
 # Expired rows of other keys are swept every this many recorded hits.
 SWEEP_EVERY = 500
+# How long a hit waits for another process's write lock.
+LOCK_TIMEOUT_S = 10.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS hits (key TEXT NOT NULL, at REAL NOT NULL, expires REAL NOT NULL);
@@ -53,6 +55,29 @@ class SQLiteStorage(Storage, MovingWindowSupport):
         self._local = threading.local()
         self._hits = 0
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """WAL mode (it stays with the file) and the tables, once per process.
+
+        Switching the journal mode does not wait for other connections' locks as
+        writes do, so processes starting together retry it briefly.
+        """
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT_S, isolation_level=None)
+        deadline = time.monotonic() + LOCK_TIMEOUT_S
+        try:
+            while True:
+                try:
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    break
+                except sqlite3.OperationalError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+            conn.executescript(_SCHEMA)
+        finally:
+            conn.close()
 
     @property
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
@@ -62,11 +87,8 @@ class SQLiteStorage(Storage, MovingWindowSupport):
         # One connection per thread and per process: a forked worker opens its own.
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None or getattr(self._local, "pid", None) != os.getpid():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(_SCHEMA)
+            conn = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT_S, isolation_level=None)
+            conn.execute("PRAGMA synchronous=NORMAL")  # a power cut may lose the last hits
             self._local.conn, self._local.pid = conn, os.getpid()
         return conn
 

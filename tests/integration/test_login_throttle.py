@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from tests.factories import PASSWORD, make_user
+from tests.services import free_port
 from web import rate_limits
 
 ATTACKER, OWNER, ELSEWHERE = "203.0.113.9", "198.51.100.7", "192.0.2.44"
@@ -115,3 +116,13 @@ def test_wrong_current_passwords_are_throttled_like_sign_ins(
     assert_rate_limited(login(client, user.email, PASSWORD, ATTACKER))
     # ... and the owner, elsewhere, still changes the password.
     assert change(PASSWORD, OWNER).status_code == 204
+
+
+def test_with_redis_down_the_throttle_counts_in_memory(make_app: Any, db_session: Session) -> None:
+    down = f"redis://127.0.0.1:{free_port()}/0"
+    app = make_app(redis_url=down, rate_limit_login_account="2 per minute")
+    client = app.test_client(use_cookies=False)
+    user = make_user(db_session)
+    assert [login(client, user.email, WRONG, ATTACKER).status_code for _ in range(2)] == [401] * 2
+    assert_rate_limited(login(client, user.email, WRONG, ATTACKER))
+    assert login(client, user.email, PASSWORD, OWNER).status_code == 200
