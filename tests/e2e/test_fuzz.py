@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import subprocess
 from typing import Any
+from urllib.parse import quote
 
 import requests
 from hypothesis import HealthCheck, given, settings
@@ -173,6 +174,54 @@ def test_hostile_json_shapes_answer_400_or_422(on_services: Platform) -> None:
             where = name + "".join(".0" for _ in range(depth))
             assert error["details"] == {where: "number out of range"}, error
 
+    hostile()
+    log = web.log.read_text(errors="replace")
+    assert "Traceback" not in log and "unhandled error" not in log, web.tail(80)
+
+
+hostile_segments = st.one_of(
+    st.sampled_from(["%00", "a%00b", "%2F", "..", "%2e%2e", "%C0%AE", "%FF", "9" * 5000, "-1"]),
+    st.text(min_size=1, max_size=40).map(lambda text: quote(text, safe="")),
+)
+
+
+def test_hostile_path_and_query_segments_never_answer_500(on_services: Platform) -> None:
+    """NUL bytes, encoded slashes and dots, overlong numbers in every path parameter of the
+    API, under /media and in the pages' ?id=: a 4xx, never a 500 or a traceback."""
+    web = on_services.start_web()
+    api = Api(on_services.base_url)
+    document = requests.get(f"{api.base}/openapi.json", timeout=10).json()
+    templates = [
+        (method.upper(), path)
+        for path, item in document["paths"].items()
+        for method in item
+        if "{" in path and method in ("get", "delete", "put", "post", "patch")
+    ]
+    templates += [("GET", "/media/{key}"), ("GET", "/media/videos/{key}/master.m3u8")]
+    assert ("GET", "/api/v1/content/{content_id}/video") in templates
+
+    @settings(
+        max_examples=4 * len(templates),
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    @given(template=st.sampled_from(templates), segment=hostile_segments)
+    def hostile(template: tuple[str, str], segment: str) -> None:
+        method, path = template
+        url = on_services.base_url + re.sub(r"\{[^}]+\}", segment, path)
+        answer = api.http.request(method, url, timeout=30, allow_redirects=False)
+        assert answer.status_code < 500, (method, url[:120], answer.text[:300])
+        for page in ("/content", "/video"):
+            shown = api.http.get(f"{on_services.base_url}{page}?id={segment}", timeout=30)
+            assert shown.status_code < 500, (page, segment[:80], shown.text[:300])
+
+    for segment in ("%00", "a%00b", "9" * 5000):  # the reported shapes, whatever hypothesis draws
+        for method, path in templates:
+            url = on_services.base_url + re.sub(r"\{[^}]+\}", segment, path)
+            answer = api.http.request(method, url, timeout=30, allow_redirects=False)
+            assert answer.status_code < 500, (method, url[:120], answer.text[:300])
     hostile()
     log = web.log.read_text(errors="replace")
     assert "Traceback" not in log and "unhandled error" not in log, web.tail(80)
