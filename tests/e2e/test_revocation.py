@@ -8,24 +8,33 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.e2e.processes import Api, Platform
+from tests.e2e.processes import Api, Platform, Process
 
 PASSWORD = "correct horse battery staple"
 
 
-@pytest.mark.parametrize("where", ["embedded", "on_services"])
-def test_logout_holds_across_workers_and_restart(
-    where: str, request: pytest.FixtureRequest
-) -> None:
-    platform: Platform = request.getfixturevalue(where)
+@pytest.fixture(params=["embedded", "on_services"])
+def platform(request: pytest.FixtureRequest) -> Platform:
+    """Each test on the embedded default and on the services."""
+    chosen: Platform = request.getfixturevalue(request.param)
+    return chosen
+
+
+def signed_up(platform: Platform, *, threads: int, email: str) -> tuple[Process, Api]:
+    """The platform migrated, its web on two gunicorn workers, and `email` signed up."""
     platform.env["CBRTL_WEB_WORKERS"] = "2"
-    platform.env["CBRTL_WEB_THREADS"] = "1"
+    platform.env["CBRTL_WEB_THREADS"] = str(threads)
     platform.cbrtl("db", "upgrade")
     web = platform.start_web()
     api = Api(platform.base_url)
-    body = {"email": "r@example.org", "password": PASSWORD, "display_name": "R"}
+    body = {"email": email, "password": PASSWORD, "display_name": "R"}
     assert api.call("POST", "/auth/register", json=body).status_code == 201
-    creds = {"email": body["email"], "password": PASSWORD}
+    return web, api
+
+
+def test_logout_holds_across_workers_and_restart(platform: Platform) -> None:
+    web, api = signed_up(platform, threads=1, email="r@example.org")
+    creds = {"email": "r@example.org", "password": PASSWORD}
     pair = api.call("POST", "/auth/login", json=creds).json()
     other = api.token("r@example.org", PASSWORD)
     api.http.cookies.clear()  # API-client style: the bearer header only
@@ -46,25 +55,13 @@ def test_logout_holds_across_workers_and_restart(
     assert status("/me", other) == 200
 
 
-@pytest.mark.parametrize("where", ["embedded", "on_services"])
-def test_simultaneous_refreshes_with_one_token_make_one_winner(
-    where: str, request: pytest.FixtureRequest
-) -> None:
+def test_simultaneous_refreshes_with_one_token_make_one_winner(platform: Platform) -> None:
     """Both refreshes got 200 and a working pair on the embedded default (SQLite)."""
-    platform: Platform = request.getfixturevalue(where)
-    platform.env["CBRTL_WEB_WORKERS"] = "2"
-    platform.env["CBRTL_WEB_THREADS"] = "4"
-    platform.cbrtl("db", "upgrade")
-    platform.start_web()
-    api = Api(platform.base_url)
-    body = {"email": "race@example.org", "password": PASSWORD, "display_name": "R"}
-    assert api.call("POST", "/auth/register", json=body).status_code == 201
+    _, api = signed_up(platform, threads=4, email="race@example.org")
+    creds = {"email": "race@example.org", "password": PASSWORD}
     for _ in range(5):
-        refresh = (
-            Api(platform.base_url)
-            .call("POST", "/auth/login", json={"email": body["email"], "password": PASSWORD})
-            .json()["refresh_token"]
-        )
+        refresh = api.call("POST", "/auth/login", json=creds).json()["refresh_token"]
+        api.http.cookies.clear()  # the racers present the bearer token only
 
         def rotate(start: threading.Barrier, token: str = refresh) -> requests.Response:
             start.wait(timeout=10)

@@ -80,22 +80,23 @@ def new_family(engine: Engine) -> tuple[int, str, str]:
         return user.id, family.id, jti
 
 
+def rotate(session: Session, *, family_id: str, presented: str) -> str:
+    return sessions.rotate(
+        session=session,
+        family_id=family_id,
+        presented_jti=presented,
+        next_jti=sessions.new_token_id(),
+        ttl=TTL,
+    ).id
+
+
 def test_two_refreshes_with_one_token_make_one_winner_and_revoke_the_family(
     engine: Engine,
 ) -> None:
     for _ in range(TRIALS):
         _, family_id, presented = new_family(engine)
 
-        def refresh(
-            session: Session, family_id: str = family_id, presented: str = presented
-        ) -> str:
-            return sessions.rotate(
-                session=session,
-                family_id=family_id,
-                presented_jti=presented,
-                next_jti=sessions.new_token_id(),
-                ttl=TTL,
-            ).id
+        refresh = partial(rotate, family_id=family_id, presented=presented)
 
         outcomes = race(engine, refresh, refresh)
         winners = [o for o in outcomes if isinstance(o, str)]
@@ -110,16 +111,7 @@ def test_a_refresh_racing_a_logout_never_outlives_it(engine: Engine) -> None:
     for _ in range(TRIALS):
         _, family_id, presented = new_family(engine)
 
-        def refresh(
-            session: Session, family_id: str = family_id, presented: str = presented
-        ) -> str:
-            return sessions.rotate(
-                session=session,
-                family_id=family_id,
-                presented_jti=presented,
-                next_jti=sessions.new_token_id(),
-                ttl=TTL,
-            ).id
+        refresh = partial(rotate, family_id=family_id, presented=presented)
 
         def logout(session: Session, family_id: str = family_id) -> None:
             sessions.revoke(session=session, family_id=family_id, reason="logout")
