@@ -237,10 +237,15 @@ def expire(*, session: Session, storage: Storage, now: datetime) -> int:
         .where(Upload.status == "open", Upload.expires_at <= now)
         .with_for_update(skip_locked=True)
     ).all()
+    closed = 0
     for upload in stale:
-        _close(storage, upload, "expired")
+        # Another sweep (or the owner's new upload) may have closed it meanwhile.
+        if not _advance(session, upload, expect={"status": "open"}, values={"status": "expired"}):
+            continue
+        storage.abort_parts(upload.storage_key, upload.multipart_id)
+        closed += 1
         video = videos.find(session=session, content_id=upload.content_id)
         if video is not None and video.status == "uploading":
             video.status = "ready" if video.master_key else ("queued" if video.job_id else "none")
     session.flush()
-    return len(stale)
+    return closed

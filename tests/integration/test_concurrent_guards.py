@@ -24,6 +24,7 @@ from db.engine import make_engine
 from db.errors import Conflict, DomainError, InvalidInput
 from db.migrate import upgrade
 from db.models import Content, Job, TokenFamily, Upload, User
+from db.models.base import utcnow
 from db.passwords import verify_password
 from db.services import content, ratings, sessions, uploads, users
 from db.storage import FileStorage
@@ -296,3 +297,19 @@ def test_a_title_being_changed_is_locked_against_its_deletion(engine: Engine) ->
         assert other_writer_is_locked_out(engine, item.id)
         session.rollback()
     assert not other_writer_is_locked_out(engine, item.id)
+
+
+def test_two_sweeps_at_once_expire_an_upload_once(engine: Engine, tmp_path: Path) -> None:
+    storage = FileStorage(tmp_path / "media")
+    later = utcnow() + 2 * TTL
+
+    def sweep(session: Session) -> int:
+        return uploads.expire(session=session, storage=storage, now=later)
+
+    for _ in range(TRIALS):
+        upload_id = open_upload(engine, storage, CHUNK)
+
+        assert race(engine, sweep, sweep) in ([1, 0], [0, 1])
+        with Session(engine) as session:
+            upload = session.get(Upload, upload_id)
+            assert upload is not None and upload.status == "expired"
