@@ -116,7 +116,7 @@ def _register(
         redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
         claimed = _while_database_returns(lambda: _claim(job_id, redelivered))
         if claimed is None:
-            log.info("job %s: finished, running in a live worker or given up; not run", job_id)
+            log.info("job %s: finished, running elsewhere or given up; not run", job_id)
             return
         claim, args, request_id = claimed
         with bound_request_id(request_id), bound_job(job_id, kind.name), beating(claim):

@@ -3,7 +3,7 @@ runs (so the runner rolls it back) leaves the cache as it was; a committed one w
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,19 @@ from tests.factories import make_content, make_user
 from tests.integration.task_env import TaskEnv, deliver, scratch_engine, tasks_on  # noqa: F401
 
 WINDOW_KEYS = [trending_cache.KEY.format(w) for w in ("day", "week")]
+
+
+@pytest.fixture(autouse=True)
+def clean_cache(tasks_on: TaskEnv) -> Iterator[None]:  # noqa: F811
+    """The scratch database's ids repeat in other tests' databases: leave no key behind."""
+    cache = tasks_on.cache
+
+    def ours() -> list[Any]:
+        return [*WINDOW_KEYS, *cache.scan_iter(recs_cache.KEY.format("*"))]
+
+    cache.delete(*ours())
+    yield
+    cache.delete(*ours())
 
 
 def enqueue(env: TaskEnv, job_type: str, args: dict[str, Any]) -> int:
