@@ -8,6 +8,7 @@ from functools import partial
 from typing import Any
 
 from db.errors import InvalidInput
+from db.services import videos
 from tasks.context import storage
 from tasks.job_runner import Finish, long_job_task
 from tasks.media_io import (
@@ -31,7 +32,7 @@ def transcode_video(
     job_id: int, args: dict[str, Any], progress: Callable[[float], None]
 ) -> dict[str, Any] | Finish:
     content_id, source_key = int(args["content_id"]), str(args["source_key"])
-    prefix = f"videos/{content_id}/j{job_id}"
+    prefix = videos.output_prefix(content_id=content_id, job_id=job_id, set_id=args.get("set_id"))
     if not still_current(content_id, job_id):
         return {"skipped": "a newer upload or transcode replaced this one"}
     if (published := already_live(content_id, prefix)) is not None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import os
 
 from sqlalchemy.orm import Session
 
 from db.models import Content, User, Video
 from db.services import content as catalogue
-from db.services import users
+from db.services import users, videos
 
 PASSWORD = "correct horse battery staple"
 _seq = itertools.count(1)
@@ -35,11 +36,13 @@ def make_content(session: Session, *, owner: User | None = None, **fields: objec
     )
 
 
-def make_published_video(session: Session, content: Content, *, job_id: int = 1) -> Video:
+def make_published_video(
+    session: Session, content: Content, *, job_id: int = 1, set_id: str | None = None
+) -> Video:
     """The video row of a title whose transcode `job_id` is live (as tasks/media.py
-    switches to it): its set is under videos/<id>/j<job_id>; storing files is the
-    test's."""
-    prefix = f"videos/{content.id}/j{job_id}"
+    switches to it): its set is under videos/<id>/j<job_id>[-<set_id>]; storing files is
+    the test's."""
+    prefix = videos.output_prefix(content_id=content.id, job_id=job_id, set_id=set_id)
     video = Video(
         content_id=content.id,
         status="ready",
@@ -52,3 +55,12 @@ def make_published_video(session: Session, content: Content, *, job_id: int = 1)
     session.add(video)
     session.flush()
     return video
+
+
+# The start of an MP4 file: enough for the upload's type sniffing, not a playable video.
+MP4_HEAD = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41"
+
+
+def mp4_bytes(size: int) -> bytes:
+    """`size` bytes that sniff as MP4 (random after the header)."""
+    return MP4_HEAD + os.urandom(size - len(MP4_HEAD))

@@ -6,6 +6,7 @@ number's key prefix and moto S3 server; all are removed at the end.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg2
+from kombu import Connection
 from sqlalchemy.engine import make_url
 
 ADMIN_PG_URL = os.environ.get(
@@ -122,3 +124,24 @@ def start_moto() -> MotoServer:
 
     wait_for(up, timeout=30, what="moto server")
     return MotoServer(process, endpoint)
+
+
+def drain_job_ids(conn: Connection, queue: str = "ratings") -> list[int]:
+    """The job ids of the stats messages waiting in `queue`, taken off it."""
+    ids = []
+    while (message := conn.default_channel.basic_get(queue=queue, no_ack=True)) is not None:
+        args, _kwargs, _embed = json.loads(message.body)
+        assert message.headers["task"] == "cbrtl.ratings.recompute_stats"
+        ids.append(args[0])
+    return ids
+
+
+def cbrtl(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The installed command line, with `env` added to this process's environment."""
+    return subprocess.run(
+        [str(VENV_BIN / "cbrtl"), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **env},
+    )

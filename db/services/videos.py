@@ -7,6 +7,7 @@ Callers commit.
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from db.storage import FileToPut, Storage
 
 TRANSCODE_JOB = "media.transcode"
 ACTIVE_JOB_STATES = ("queued", "running")
+SET_ID_BYTES = 8  # 64 random bits in every transcode's output prefix
 # What a job's state means for the video that waits on it.
 STATUS_BY_JOB = {"queued": "queued", "running": "processing", "failed": "failed", "dead": "failed"}
 
@@ -54,6 +56,14 @@ def get_or_create(*, session: Session, content_id: int) -> Video:
         session.add(video)
         session.flush()
     return video
+
+
+def output_prefix(*, content_id: int, job_id: int, set_id: str | None) -> str:
+    """Where a transcode writes its set: scoped to the job (a rerun overwrites only its own
+    attempt) and, with the job's random `set_id`, unguessable, so that the public bucket
+    and the edge cache cannot hand out a set before it is published. Jobs queued before
+    set ids existed have none."""
+    return f"videos/{content_id}/j{job_id}" + (f"-{set_id}" if set_id else "")
 
 
 def status_of(video: Video | None, job: Job | None) -> str:
@@ -95,7 +105,11 @@ def queue_transcode(
     job = jobs.enqueue(
         session=session,
         type=TRANSCODE_JOB,
-        args={"content_id": content_id, "source_key": video.source_key},
+        args={
+            "content_id": content_id,
+            "source_key": video.source_key,
+            "set_id": secrets.token_hex(SET_ID_BYTES),
+        },
         max_attempts=3,
     )
     video.job_id, video.status, video.error = job.id, "queued", None

@@ -8,6 +8,7 @@ transcode leaves exactly one complete published set after redelivery.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import tempfile
@@ -92,14 +93,17 @@ def wait_for_video(
 
 
 def published_prefixes(platform: Platform, content_id: int) -> set[str]:
-    """The job folders under videos/{content_id}/ in the platform's bucket."""
+    """The jobs whose sets are under videos/{content_id}/ in the platform's bucket (each
+    folder is j<job>-<random set id>: a set's URL cannot be worked out from the ids)."""
     bucket, root = platform.env["CBRTL_STORAGE_URL"].removeprefix("s3://").split("/", 1)
     s3 = boto3.client("s3", endpoint_url=platform.env["CBRTL_S3_ENDPOINT_URL"])
     pages = s3.get_paginator("list_objects_v2").paginate(
         Bucket=bucket, Prefix=f"{root}/videos/{content_id}/"
     )
     keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
-    return {k.split("/")[3] for k in keys}
+    folders = {k.split("/")[3] for k in keys}
+    assert all(re.fullmatch(r"j[0-9]+-[0-9a-f]{16}", f) for f in folders), folders
+    return {f.split("-")[0] for f in folders}
 
 
 def ffprobe_streams(url: str) -> list[dict[str, Any]]:
@@ -163,7 +167,12 @@ def test_upload_transcode_play_and_replace(
         timeout=240,
         what="the re-transcode",
     )
-    assert published_prefixes(on_services, content_id) == {f"j{again.json()['job']['id']}"}
+    # The replaced set is deleted after the switch commits (with the job's success).
+    wait_for(
+        lambda: published_prefixes(on_services, content_id) == {f"j{again.json()['job']['id']}"},
+        timeout=30,
+        what="the replaced set deleted",
+    )
     replaced = api.call("GET", f"/content/{content_id}/video").json()
     assert replaced["master_url"] != video["master_url"]
     assert requests.get(replaced["master_url"], timeout=10).status_code == 200
@@ -222,7 +231,7 @@ def test_worker_killed_mid_transcode_publishes_one_complete_set(
     finished = api.call("GET", f"/jobs/{job['id']}", token).json()
     assert (finished["status"], finished["attempts"]) == ("succeeded", 2)
     # The killed attempt's working folder went with the rerun; the rerun cleaned its own.
-    assert list(Path(tempfile.gettempdir()).glob(f"cbrtl-transcode-{job['id']}-*")) == []
+    assert list(Path(tempfile.gettempdir()).glob(f"cbrtl-transcode-*-{job['id']}-*")) == []
     assert published_prefixes(on_services, content_id) == {f"j{job['id']}"}
     # Complete: every segment every media playlist names is there and plays.
     streams = ffprobe_streams(video["master_url"])

@@ -11,17 +11,7 @@ from sqlalchemy.orm import Session
 
 from db.models import User
 from tests.factories import PASSWORD
-from tests.services import VENV_BIN
-
-
-def cbrtl(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(VENV_BIN / "cbrtl"), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **env},
-    )
+from tests.services import VENV_BIN, cbrtl
 
 
 def test_users_create_on_postgresql(pg_url: str, pg_engine, tmp_path) -> None:

@@ -9,7 +9,7 @@ import redis
 
 from db import beat_heartbeat
 from db.models.base import utcnow
-from tests.integration.test_cli import cbrtl
+from tests.services import cbrtl
 
 
 def test_beat_health_follows_the_heartbeat(redis_url: str, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import Job, Schedule
-from tests.integration.test_cli import cbrtl
+from tests.services import cbrtl
 
 
 def test_schedules_and_jobs_commands(pg_url: str, pg_engine, tmp_path: Path) -> None:

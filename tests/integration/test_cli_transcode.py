@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from db.models import Content, Job, Video
 from db.settings import Settings
-from tests.integration.test_cli import cbrtl
-from tests.integration.test_uploads import mp4_bytes
+from tests.factories import mp4_bytes
+from tests.services import cbrtl
 
 
 def test_add_stores_the_file_and_queues_its_transcode(

@@ -21,7 +21,7 @@ from db.migrate import upgrade
 from db.passwords import verify_password
 from db.services.ratings import PRIOR_WEIGHT
 from tests import services
-from tests.integration.test_cli import cbrtl
+from tests.services import cbrtl
 
 REPO = Path(__file__).resolve().parents[2]
 ML100K_CANDIDATES = (

@@ -140,6 +140,21 @@ def test_only_the_published_set_of_an_existing_title_is_served(
     assert [served(media, f"/media/{key}") for key in others] == [404] * len(others)
 
 
+def test_a_set_is_served_only_under_its_own_random_set_id(media: Any, db_session: Session) -> None:
+    """Sets live under videos/<id>/j<job>-<set id>: the same job without its set id, or
+    with another, is no file (and cannot be worked out from the ids at the edge)."""
+    set_id = "0123456789abcdef"
+    video = make_published_video(db_session, make_content(db_session), job_id=5, set_id=set_id)
+    db_session.commit()
+    base = video.output_prefix
+    assert base == f"videos/{video.content_id}/j5-{set_id}"
+    guesses = [f"videos/{video.content_id}/j5", f"videos/{video.content_id}/j5-fedcba9876543210"]
+    for prefix in (base, *guesses):
+        store(media, f"{prefix}/master.m3u8")
+    assert served(media, f"/media/{base}/master.m3u8") == 200
+    assert [served(media, f"/media/{g}/master.m3u8") for g in guesses] == [404, 404]
+
+
 def test_s3_playlists_never_point_outside_their_set(
     client: FlaskClient, settings: Settings, db_session: Session
 ) -> None:

@@ -3,6 +3,7 @@ commits with the job's success, and a rerun that finds its prefix live leaves it
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,6 @@ from tests.integration.task_env import (  # noqa: F401 - fixtures
     scratch_engine,
     tasks_on,
 )
-from tests.integration.test_job_claims import sqlite_engine  # noqa: F401 - the fixture
 from workers.media.samples import make_sample_clip
 
 TASK = "cbrtl.media.transcode"
@@ -44,6 +44,16 @@ def title_with_source(env: TaskEnv, tmp_path: Path) -> tuple[int, int]:
         return content_id, job.id
 
 
+def prefix_of(env: TaskEnv, job_id: int) -> str:
+    """Where the transcode job writes its set (its random set id included)."""
+    with env.factory() as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        return videos.output_prefix(
+            content_id=job.args["content_id"], job_id=job_id, set_id=job.args["set_id"]
+        )
+
+
 def state(env: TaskEnv, content_id: int, job_id: int) -> tuple[str | None, str, int]:
     with env.factory() as session:
         video, job = session.get(Video, content_id), session.get(Job, job_id)
@@ -57,7 +67,7 @@ def test_a_rerun_that_finds_its_prefix_live_leaves_storage_alone(
 ) -> None:
     env = tasks_on
     content_id, job_id = title_with_source(env, tmp_path)
-    prefix = f"videos/{content_id}/j{job_id}"
+    prefix = prefix_of(env, job_id)
     # The first attempt switched the title to its set, then its worker died.
     for name in ("master.m3u8", "360p/playlist.m3u8", "poster.jpg"):
         env.storage.put_bytes(f"{prefix}/{name}", b"live", content_type="text/plain")
@@ -99,7 +109,7 @@ def test_the_switch_and_the_success_commit_together(
 ) -> None:
     env = tasks_on
     content_id, job_id = title_with_source(env, tmp_path)
-    prefix = f"videos/{content_id}/j{job_id}"
+    prefix = prefix_of(env, job_id)
     succeed = jobs.succeed
     died: list[bool] = []
 
@@ -121,7 +131,7 @@ def test_the_switch_and_the_success_commit_together(
     assert f"{prefix}/master.m3u8" in env.storage.list_keys(prefix)
 
 
-def test_a_newer_upload_wins_over_a_switch_on_sqlite(sqlite_engine: Engine) -> None:  # noqa: F811
+def test_a_newer_upload_wins_over_a_switch_on_sqlite(sqlite_engine: Engine) -> None:
     """SQLite ignores FOR UPDATE. The transcode reads the row (its job is current); before
     its write a newer upload commits; the switch must then not land on the row."""
     with Session(sqlite_engine, expire_on_commit=False) as session:
@@ -165,3 +175,27 @@ def test_a_newer_upload_wins_over_a_switch_on_sqlite(sqlite_engine: Engine) -> N
             "queued",
             "sources/b",
         )
+
+
+def test_each_transcode_writes_under_an_unguessable_prefix(
+    tasks_on: TaskEnv,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The bucket and the edge serve videos/* publicly: a set must not be fetchable at a
+    URL one can work out from the title and job ids before it is published."""
+    env = tasks_on
+    content_id, first = title_with_source(env, tmp_path)
+    with env.factory() as session:
+        second = videos.queue_transcode(
+            session=session, content_id=content_id, source_key=f"sources/{content_id}/source"
+        ).id
+        session.commit()
+    prefixes = [prefix_of(env, first), prefix_of(env, second)]
+    for job_id, prefix in zip((first, second), prefixes, strict=True):
+        assert re.fullmatch(rf"videos/{content_id}/j{job_id}-[0-9a-f]{{16}}", prefix), prefix
+    assert prefixes[0].rsplit("-", 1)[1] != prefixes[1].rsplit("-", 1)[1]
+
+    deliver(TASK, second)
+    assert state(env, content_id, second) == (prefixes[1], "succeeded", 1)
+    assert f"{prefixes[1]}/master.m3u8" in env.storage.list_keys(prefixes[1])
+    assert env.storage.list_keys(f"videos/{content_id}/j{second}/") == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from typing import Any
 
@@ -18,15 +17,10 @@ from db.services import uploads
 from db.settings import Settings
 from db.storage import make_storage
 from tests.auth import login
-from tests.factories import make_content, make_user
+from tests.factories import make_content, make_user, mp4_bytes
 
 CHUNK = 5 * 1024 * 1024  # S3's smallest part
 # An MP4's first box, then noise: enough for the type check, no transcode here.
-MP4_HEAD = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41"
-
-
-def mp4_bytes(size: int) -> bytes:
-    return MP4_HEAD + os.urandom(size - len(MP4_HEAD))
 
 
 def creator_with_title(

@@ -29,13 +29,14 @@ from web.runtime import db_session, runtime
 
 blp = Blueprint("media_files", __name__)
 
-# What a transcode writes (tasks/media.py): videos/<title>/j<job>/<name>[/<name>...],
+# What a transcode writes (videos.output_prefix): videos/<title>/j<job>[-<set id>]/<name>...,
 # names of letters, digits, '_', '-' and inner dots. Anything else (NUL, '..', '\',
 # non-ASCII, a key longer than the database stores) is no file of ours: checked before
 # the key reaches a path, an S3 request or a query.
 NAME = r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}"
 PUBLISHED_KEY = re.compile(
-    rf"(?P<prefix>videos/(?P<content_id>[1-9][0-9]{{0,18}})/j[1-9][0-9]{{0,18}})"
+    rf"(?P<prefix>videos/(?P<content_id>[1-9][0-9]{{0,18}})"
+    rf"/j[1-9][0-9]{{0,18}}(?:-[0-9a-f]{{{2 * videos.SET_ID_BYTES}}})?)"
     rf"/(?:{NAME}/){{0,3}}{NAME}",
     re.ASCII,
 )
