@@ -5,9 +5,7 @@ claim is a compare-and-set, so two claimants never both run a job, even on SQLit
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +13,6 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from db import claimants
-from db.engine import make_engine
-from db.migrate import upgrade
 from db.models import Job
 from db.models.base import utcnow
 from db.services import jobs
@@ -115,15 +111,6 @@ def test_the_heartbeat_beats_until_the_attempt_is_no_longer_its_own(
         assert not beat.is_alive()  # it noticed: the attempt is not its own any more
     finally:
         beat.stop()
-
-
-@pytest.fixture
-def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
-    url = f"sqlite:///{tmp_path / 'cbrtl.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    yield engine
-    engine.dispose()
 
 
 def test_two_claimants_never_both_run_a_job_on_sqlite(sqlite_engine: Engine) -> None:

@@ -22,8 +22,7 @@ from db.services import jobs
 from db.settings import Settings
 from tests.auth import login
 from tests.factories import make_user
-from tests.integration.test_outbox import drain_job_ids, ratings_queue  # noqa: F401 - fixture
-from tests.services import free_port
+from tests.services import drain_job_ids, free_port
 from web.app import build_runtime, create_app
 
 
@@ -57,7 +56,7 @@ def test_a_job_whose_worker_keeps_dying_ends_dead(db_session: Session) -> None:
 
 
 def test_a_transient_failure_waits_in_the_outbox_for_its_backoff(
-    ratings_queue: Connection,  # noqa: F811 - the fixture
+    ratings_queue: Connection,
     db_session: Session,
     publisher: CeleryPublisher,
 ) -> None:

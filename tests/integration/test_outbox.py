@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -18,27 +16,7 @@ from db.models import Job
 from db.models.base import utcnow
 from db.services import jobs
 from db.settings import Settings
-from tests.services import free_port
-
-
-@pytest.fixture
-def ratings_queue(amqp_url: str, publisher: CeleryPublisher) -> Iterator[Connection]:
-    publisher.ping()
-    with Connection(amqp_url) as conn:
-        channel = conn.default_channel
-        for queue in publisher.app.conf.task_queues:
-            queue(channel).declare()
-        channel.queue_purge("ratings")
-        yield conn
-
-
-def drain_job_ids(conn: Connection, queue: str = "ratings") -> list[int]:
-    ids = []
-    while (message := conn.default_channel.basic_get(queue=queue, no_ack=True)) is not None:
-        args, _kwargs, _embed = json.loads(message.body)
-        assert message.headers["task"] == "cbrtl.ratings.recompute_stats"
-        ids.append(args[0])
-    return ids
+from tests.services import drain_job_ids, free_port
 
 
 def test_commit_publishes_the_job(ratings_queue: Connection, db_session: Session) -> None:
