@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import tempfile
 import time
@@ -17,7 +18,7 @@ from db.after_commit import call_after_commit
 from db.media_types import cache_control_for, content_type_for
 from db.services import videos
 from db.storage import FileToPut, Storage
-from tasks.context import session_factory, storage
+from tasks.context import session_factory, settings, storage
 from workers.media.hls import LadderOutput
 from workers.media.probe import SourceInfo
 
@@ -42,8 +43,11 @@ def throttled(
 @contextmanager
 def working_folder(job_id: int) -> Iterator[Path]:
     """A temporary folder for one job, removed however the job ends. A worker killed
-    mid-transcode cannot clean up, so the job's rerun removes what it left."""
-    prefix = f"cbrtl-transcode-{job_id}-"
+    mid-transcode cannot clean up, so the job's rerun removes what it left. Job ids are
+    per platform, and two platforms may share a machine and its temporary folder: the
+    name carries the platform's database, so one never clears the other's work."""
+    platform = hashlib.sha256(settings().resolved_database_url.encode()).hexdigest()[:12]
+    prefix = f"cbrtl-transcode-{platform}-{job_id}-"
     for stale in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
         shutil.rmtree(stale, ignore_errors=True)
     with tempfile.TemporaryDirectory(prefix=prefix) as folder:
