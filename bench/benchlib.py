@@ -36,6 +36,10 @@ from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
+# MovieLens ml-100k, read in place: CBRTL_ML100K_DIR, else shared/ beside the checkout.
+ML100K_DIR = Path(
+    os.environ.get("CBRTL_ML100K_DIR") or REPO.parent / "shared" / "datasets" / "ml-100k"
+)
 sys.path.insert(0, str(REPO))
 PG_ADMIN = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "postgres"}
 AMQP_HOST = "127.0.0.1:5672"

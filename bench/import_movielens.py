@@ -41,6 +41,7 @@ from pathlib import Path
 from types import FrameType
 
 import psycopg2
+from benchlib import ML100K_DIR
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -52,7 +53,7 @@ PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 PREFIX = "cbrtl_bench_import_"
 CBRTL = Path(sys.executable).parent / "cbrtl"
 TARGET_S = 30.0
-DEFAULT_DATASET = os.environ.get("CBRTL_ML100K_DIR", "/work/shared/datasets/ml-100k")
+DEFAULT_DATASET = str(ML100K_DIR)
 
 
 @dataclass

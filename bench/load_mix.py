@@ -53,6 +53,7 @@ from typing import Any
 
 from benchlib import (
     BENCH_DIR,
+    ML100K_DIR,
     PASSWORD,
     REPO,
     Processes,
@@ -80,7 +81,7 @@ from benchlib import (
 )
 from kombu import Connection
 
-DEFAULT_DATASET = os.environ.get("CBRTL_ML100K_DIR", "/work/shared/datasets/ml-100k")
+DEFAULT_DATASET = str(ML100K_DIR)
 JOB_TYPES = ("ratings.recompute_stats", "recommender.refresh_user")
 TOKEN_REFRESH_S = 600
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Recommender engines on MovieLens 100k and on synthetic sets of 100k to 5M ratings.
 
-    .venv/bin/python bench/recommender_eval.py [--data /work/shared/datasets/ml-100k]
+    .venv/bin/python bench/recommender_eval.py [--data ../shared/datasets/ml-100k]
                                                [--search] [--sizes 100k,1M,5M]
                                                [--scale-models ease,svd] [--json out.json]
 
@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from benchlib import ML100K_DIR
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -57,7 +58,7 @@ from workers.recommender.svd import SURPRISE_DEFAULTS, TUNED, SVDRatings  # noqa
 from workers.recommender.synthetic import planted_ratings  # noqa: E402
 from workers.recommender.top_n import top_n  # noqa: E402
 
-DEFAULT_DATA = Path("/work/shared/datasets/ml-100k")
+DEFAULT_DATA = ML100K_DIR
 # ratings: (users, items), in MovieLens-like proportions.
 SIZES = {
     "100k": (100_000, 1_000, 1_700),

@@ -116,7 +116,7 @@ class BoundedJsonRequest(Request):
 
 def _check_json_body() -> None:
     """Every JSON body is parsed here first, so every endpoint gets the bounds; the
-    schemas' parser (webargs) then reads a body already known to be safe."""
+    schemas' parser (web/blueprint.py) then takes the parsed body from the request."""
     if request.is_json and request.get_data(cache=True):
         request.get_json()
 

@@ -19,7 +19,6 @@ import time
 from collections.abc import Iterable, Iterator
 
 from flask import Flask, Response, g, request
-from flask_smorest import Blueprint
 from prometheus_client import REGISTRY, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -29,6 +28,7 @@ from prometheus_client.registry import Collector
 from db.models.base import utcnow
 from db.queue_depths import queue_depths
 from db.services import operations
+from web.blueprint import Blueprint
 from web.runtime import Runtime, runtime
 
 log = logging.getLogger(__name__)

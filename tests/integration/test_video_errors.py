@@ -15,11 +15,11 @@ from db.services import jobs, videos
 from db.settings import Settings
 from db.storage import S3Storage
 from tests.conftest import BUCKET
-from tests.factories import make_content
+from tests.factories import MP4_HEAD, make_content
 from tests.in_process import on_test_services, run_job
 
 # An MP4's first box, then text: it passes the upload's sniffing, not ffprobe.
-NOT_REALLY_MP4 = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41" + b"notes " * 500
+NOT_REALLY_MP4 = MP4_HEAD + b"notes " * 500
 
 
 def test_an_unplayable_upload_says_why_without_paths_or_tool_output(

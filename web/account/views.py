@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask_jwt_extended import get_jwt
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from db.models import User
 from db.services import preferences, sessions, users, viewing
 from web.auth.roles import current_user_id, require_roles
 from web.auth.schemas import PasswordChange, Preferences, ProfilePatch, UserOut
+from web.blueprint import Blueprint
 from web.content.presenters import content_document
 from web.content.schemas import ContentOut
 from web.pagination import PageArgs, page_document, page_schema

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from db.models import Job, RecModel
 from db.services import jobs, recommender
 from web.auth.roles import require_roles
+from web.blueprint import Blueprint
 from web.input import InputSchema
 from web.jobs.schemas import JobEnvelope
 from web.runtime import db_session

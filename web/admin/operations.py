@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from db.models.base import utcnow
 from db.services import operations
 from web.auth.roles import require_roles
+from web.blueprint import Blueprint
 from web.runtime import db_session, runtime
 
 blp = Blueprint("operations", __name__, description="Operations overview (ops)")

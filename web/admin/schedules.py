@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from db.models import Schedule
 from db.services import schedules
 from web.auth.roles import require_roles
+from web.blueprint import Blueprint
 from web.input import InputSchema, StrictBoolean
 from web.runtime import db_session
 

@@ -6,13 +6,13 @@ from typing import Any
 
 from flask import Response, after_this_request
 from flask_jwt_extended import get_jwt, jwt_required, unset_jwt_cookies
-from flask_smorest import Blueprint
 
 from db.errors import AuthenticationFailed
 from db.models import User
 from db.services import sessions, users
 from web.auth.schemas import LoginIn, RegisterIn, TokensOut, UserEnvelope
 from web.auth.tokens import REFRESH_TTL, issue_tokens
+from web.blueprint import Blueprint
 from web.rate_limits import (
     check_password_attempt,
     limit_from_settings,

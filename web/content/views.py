@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
 
 from db.services import content as catalogue
 from db.services import ratings, recommender, viewing
 from web.auth.roles import current_user_id, has_role, optional_user_id, require_roles
+from web.blueprint import Blueprint
 from web.content.presenters import content_document
 from web.content.schemas import (
     ContentIn,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import Session
 
@@ -15,6 +14,7 @@ from db.services import content as catalogue
 from db.services import preferences, ratings, recommender
 from db.services.trending import contents_in_order
 from web.auth.roles import current_user_id, require_roles
+from web.blueprint import Blueprint
 from web.content.presenters import content_document
 from web.content.schemas import ContentOut
 from web.input import InputSchema

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import Session
 
@@ -13,6 +12,7 @@ from db.models import Content
 from db.services import content as catalogue
 from db.services import preferences, ratings, trending, viewing
 from web.auth.roles import optional_user_id
+from web.blueprint import Blueprint
 from web.content.presenters import content_document
 from web.content.schemas import ContentOut
 from web.discovery.recommendations import recommendations

@@ -6,9 +6,9 @@ import logging
 from collections.abc import Callable
 
 from flask import Response, jsonify
-from flask_smorest import Blueprint
 from sqlalchemy import text
 
+from web.blueprint import Blueprint
 from web.runtime import Runtime, runtime
 
 log = logging.getLogger(__name__)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from db.models import Job
 from db.services import jobs
 from web.auth.roles import require_roles
+from web.blueprint import Blueprint
 from web.jobs.schemas import JobEnvelope, JobFilter, JobOut
 from web.pagination import page_document, page_schema
 from web.runtime import db_session

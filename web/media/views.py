@@ -8,13 +8,13 @@ from typing import Any, BinaryIO, cast
 
 from flask import request
 from flask_limiter.util import get_remote_address
-from flask_smorest import Blueprint
 from werkzeug.http import parse_content_range_header
 
 from db.errors import InvalidInput
 from db.models import Job, Upload
 from db.services import uploads, videos
 from web.auth.roles import current_user_id, has_role, optional_user_id, require_roles
+from web.blueprint import Blueprint
 from web.jobs.schemas import JobEnvelope
 from web.media.presenters import video_for
 from web.media.schemas import Received, TranscodeIn, UploadCreated, UploadIn, UploadState, VideoOut
