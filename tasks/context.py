@@ -18,6 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.broker import CeleryPublisher
 from db.cache import make_cache
 from db.engine import make_engine, make_session_factory
+from db.media_urls import MediaUrls
+from db.read_models.sync import install_title_sync
+from db.read_models.titles import TitleStore
 from db.services import ratings
 from db.settings import Settings, load_settings_or_exit
 from db.storage import Storage, make_storage
@@ -49,8 +52,15 @@ def storage() -> Storage:
 
 
 @cache
+def titles() -> TitleStore:
+    return TitleStore(cache_client(), MediaUrls(settings(), storage()))
+
+
+@cache
 def session_factory() -> sessionmaker[Session]:
-    return make_session_factory(engine(), publisher=publisher())
+    factory = make_session_factory(engine(), publisher=publisher())
+    install_title_sync(factory, titles())
+    return factory
 
 
 _PRIOR_TTL_S = 300.0

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from db.after_commit import call_after_commit
 from db.media_types import cache_control_for, content_type_for
+from db.read_models.sync import mark_changed
 from db.services import videos
 from db.storage import FileToPut, Storage
 from tasks.context import session_factory, settings, storage
@@ -128,5 +129,6 @@ def switch_to(
     unused = videos.publish(
         session=session, content_id=content_id, job_id=job_id, published=published
     )
+    mark_changed(session, [content_id])  # its document names the new poster and stills
     if unused:  # the replaced set, or ours if a newer job took over meanwhile
         call_after_commit(session, partial(storage().delete_prefix, unused))

@@ -12,6 +12,9 @@ from db.broker import CeleryPublisher
 from db.cache import make_cache
 from db.engine import make_engine, make_session_factory
 from db.log_setup import configure_logging
+from db.media_urls import MediaUrls
+from db.read_models.sync import install_title_sync
+from db.read_models.titles import TitleStore
 from db.settings import Settings, load_settings_or_exit
 from db.storage import make_storage
 from web.account.views import blp as account_blp
@@ -70,13 +73,17 @@ def build_runtime(
         engine = make_engine(settings.resolved_database_url)
         session_factory = make_session_factory(engine, publisher=publisher)
     cache = make_cache(settings)
+    storage = make_storage(settings)
+    titles = TitleStore(cache, MediaUrls(settings, storage))
+    install_title_sync(session_factory, titles)
     return Runtime(
         settings=settings,
         session_factory=session_factory,
         publisher=publisher,
-        storage=make_storage(settings),
+        storage=storage,
         cache=cache,
         blocklist=Blocklist(session_factory=session_factory, cache=cache, ttl=REFRESH_TTL),
+        titles=titles,
     )
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.blocklist import Blocklist
 from db.broker import CeleryPublisher
+from db.read_models.titles import TitleStore
 from db.settings import Settings
 from db.storage import Storage
 
@@ -24,6 +25,7 @@ class Runtime:
     storage: Storage
     cache: redis.Redis | None
     blocklist: Blocklist
+    titles: TitleStore
 
 
 def runtime() -> Runtime:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from db.errors import InvalidInput, NotFound, PermissionDenied
 from db.models import Content, ContentStats, Genre, content_genres
+from db.read_models.sync import mark_changed
 from db.services import jobs
 
 Sort = Literal["newest", "rating", "popular"]
@@ -54,6 +55,10 @@ def create_content(
     return content
 
 
+def exists(*, session: Session, content_id: int) -> bool:
+    return session.scalar(select(Content.id).where(Content.id == content_id)) is not None
+
+
 def get_content(*, session: Session, content_id: int) -> Content:
     content = session.get(Content, content_id)
     if content is None:
@@ -75,8 +80,9 @@ def list_content(
     sort: Sort = "newest",
     page: int = 1,
     per_page: int = 20,
-) -> tuple[list[Content], int]:
-    filtered = select(Content)
+) -> tuple[list[int], int]:
+    """A page of title ids (the documents come from the read model) and the total."""
+    filtered = select(Content.id)
     if q:
         filtered = _searched(filtered, q)
     if genre:
@@ -160,4 +166,5 @@ def delete_content(*, session: Session, content_id: int, user_id: int, is_admin:
     video row that names the published set is gone."""
     editable_content(session=session, content_id=content_id, user_id=user_id, is_admin=is_admin)
     session.execute(delete(Content).where(Content.id == content_id))
+    mark_changed(session, [content_id])  # a Core delete: the ORM does not see it
     jobs.enqueue(session=session, type=PURGE_JOB, args={"content_id": content_id})

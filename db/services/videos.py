@@ -70,11 +70,18 @@ def status_of(video: Video | None, job: Job | None) -> str:
     """none | uploading | queued | processing | ready | failed, as API.md lists them."""
     if video is None:
         return "none"
-    if video.status == "uploading" or job is None:
-        return video.status
-    if job.status == "succeeded":
-        return "ready" if video.master_key else "failed"
-    return STATUS_BY_JOB[job.status]
+    return status_from(video.status, video.master_key, job.status if job else None)
+
+
+def status_from(video_status: str | None, master_key: str | None, job_status: str | None) -> str:
+    """status_of for plain column values (read models select columns, not objects)."""
+    if video_status is None:
+        return "none"
+    if video_status == "uploading" or job_status is None:
+        return video_status
+    if job_status == "succeeded":
+        return "ready" if master_key else "failed"
+    return STATUS_BY_JOB[job_status]
 
 
 def queue_transcode(

@@ -10,7 +10,6 @@ from db.services import content as catalogue
 from db.services import ratings, recommender, viewing
 from web.auth.roles import current_user_id, has_role, optional_user_id, require_roles
 from web.blueprint import Blueprint
-from web.content.presenters import content_document
 from web.content.schemas import (
     ContentIn,
     ContentOut,
@@ -21,6 +20,7 @@ from web.content.schemas import (
     RatingIn,
     RatingOut,
 )
+from web.discovery.titles import Raw, array, for_viewer, json_response, obj, one
 from web.pagination import PageArgs, page_document, page_schema
 from web.runtime import db_session
 
@@ -36,55 +36,47 @@ def list_genres() -> list[str]:
 @blp.get("/content")
 @blp.arguments(ContentQuery, location="query")
 @blp.response(200, page_schema(ContentOut, "ContentPage"))
-def list_content(args: dict[str, Any]) -> dict[str, Any]:
+def list_content(args: dict[str, Any]) -> Any:
     session = db_session()
-    items, total = catalogue.list_content(session=session, **args)
-    user_id = optional_user_id()
-    mine = (
-        ratings.scores_for(session=session, user_id=user_id, content_ids=[c.id for c in items])
-        if user_id is not None
-        else {}
-    )
-    documents = [content_document(c, your_rating=mine.get(c.id)) for c in items]
-    return page_document(documents, page=args["page"], per_page=args["per_page"], total=total)
+    ids, total = catalogue.list_content(session=session, **args)
+    items = for_viewer(session, ids, optional_user_id())
+    page = page_document([], page=args["page"], per_page=args["per_page"], total=total)
+    return json_response(obj(**{**page, "items": Raw(array(items))}))
 
 
 @blp.post("/content")
 @blp.arguments(ContentIn)
 @blp.response(201, ContentOut)
 @require_roles("creator")
-def create_content(body: dict[str, Any]) -> dict[str, Any]:
+def create_content(body: dict[str, Any]) -> Any:
     session = db_session()
     item = catalogue.create_content(session=session, owner_id=current_user_id(), **body)
     session.commit()
-    return content_document(item)
+    return json_response(one(session, item.id, your_rating=None, predicted=None), 201)
 
 
 @blp.get("/content/<id:content_id>")
 @blp.response(200, ContentOut)
-def get_content(content_id: int) -> dict[str, Any]:
-    return content_for(db_session(), content_id, optional_user_id())
+def get_content(content_id: int) -> Any:
+    return json_response(content_for(db_session(), content_id, optional_user_id()))
 
 
-def content_for(session: Session, content_id: int, user_id: int | None) -> dict[str, Any]:
-    """The Content document as `user_id` (None: anonymous) sees it."""
-    item = catalogue.get_content(session=session, content_id=content_id)
+def content_for(session: Session, content_id: int, user_id: int | None) -> str:
+    """The Content document as `user_id` (None: anonymous) sees it, as JSON text."""
     if user_id is None:
-        return content_document(item)
-    mine = ratings.get_rating(session=session, user_id=user_id, content_id=content_id)
+        return one(session, content_id, your_rating=None, predicted=None)
+    mine = ratings.scores_for(session=session, user_id=user_id, content_ids=[content_id])
     predicted = recommender.predicted_rating(
         session=session, user_id=user_id, content_id=content_id
     )
-    return content_document(
-        item, your_rating=mine.score if mine else None, predicted_rating=predicted
-    )
+    return one(session, content_id, your_rating=mine.get(content_id), predicted=predicted)
 
 
 @blp.patch("/content/<id:content_id>")
 @blp.arguments(ContentPatch, required=False)
 @blp.response(200, ContentOut)
 @require_roles()
-def patch_content(body: dict[str, Any], content_id: int) -> dict[str, Any]:
+def patch_content(body: dict[str, Any], content_id: int) -> Any:
     session = db_session()
     item = catalogue.update_content(
         session=session,
@@ -94,7 +86,7 @@ def patch_content(body: dict[str, Any], content_id: int) -> dict[str, Any]:
         changes=body,
     )
     session.commit()
-    return content_document(item)
+    return json_response(one(session, item.id, your_rating=None, predicted=None))
 
 
 @blp.delete("/content/<id:content_id>")

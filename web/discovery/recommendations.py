@@ -1,26 +1,36 @@
-"""Personal discovery: a user's recommendations and a title's neighbours."""
+"""Personal discovery: a user's recommendations and a title's neighbours.
+
+A list is picked from ids (the cached list, the stored one, or the cold start) and
+the viewer's ratings, then dressed with title documents from the read model: a
+cache hit costs one query (what the viewer rated among the picks) and two Redis
+reads.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from dataclasses import dataclass
 from typing import Any
 
 from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import Session
 
 from db import recs_cache
-from db.models import Content
+from db.errors import NotFound
 from db.services import content as catalogue
-from db.services import preferences, ratings, recommender
-from db.services.trending import contents_in_order
+from db.services import discovery, preferences, recommender
 from web.auth.roles import current_user_id, require_roles
 from web.blueprint import Blueprint
-from web.content.presenters import content_document
 from web.content.schemas import ContentOut
+from web.discovery.shared_rows import shared_rows
+from web.discovery.titles import Raw, array, documents, json_response, my_ratings, obj
 from web.input import InputSchema
 from web.runtime import db_session, runtime
 
 blp = Blueprint("recommendations", __name__, description="Recommendations")
+
+NEW_TITLE_SLOT = 2  # 0-based: the third place of a list goes to a title nobody rated yet
+NEW_TITLES = 10
 
 
 class LimitQuery(InputSchema):
@@ -43,114 +53,127 @@ class SimilarOut(Schema):
     items = fields.List(fields.Nested(ContentOut))
 
 
-def _from_cache(session: Session, user_id: int, limit: int) -> dict[str, Any] | None:
+Pick = tuple[int, float, str]
+
+
+@dataclass
+class Picks:
+    model_version: int | None
+    generated_at: str | None
+    items: list[Pick]
+
+
+def _newest_unrated(session: Session) -> list[tuple[int, int | None]]:
+    """New titles change rarely, and a few seconds late is fine for a list slot (the
+    viewer's own ratings of them are checked on every request): kept like the rows."""
+    pairs = shared_rows().get(
+        "new-titles",
+        lambda: [list(p) for p in discovery.newest_unrated(session=session, limit=NEW_TITLES)],
+    )
+    return [(int(c), owner) for c, owner in pairs]
+
+
+def _from_cache(user_id: int) -> Picks | None:
     doc = recs_cache.read(runtime().cache, user_id)
     if not doc:
         return None
-    rated = set(ratings.scores_for_user(session=session, user_id=user_id))
-    entries = [e for e in doc["items"] if e[0] not in rated][:limit]
-    contents = {c.id: c for c in contents_in_order(session=session, ids=[e[0] for e in entries])}
-    return {
-        "model_version": doc["model_version"],
-        "generated_at": datetime.fromisoformat(doc["generated_at"]),
-        "items": [
-            {"content": content_document(contents[cid]), "score": score, "reason": reason}
-            for cid, score, reason in entries
-            if cid in contents
-        ],
-    }
+    items = [(int(c), float(s), str(r)) for c, s, r in doc["items"]]
+    return Picks(doc["model_version"], doc["generated_at"], items)
 
 
-def _from_database(session: Session, user_id: int, limit: int) -> dict[str, Any] | None:
+def _from_database(session: Session, user_id: int, limit: int) -> Picks | None:
     stored = recommender.recommendations_for(session=session, user_id=user_id, limit=limit)
     if not stored:
         return None
-    return {
-        "model_version": stored[0].model_version,
-        "generated_at": stored[0].generated_at,
-        "items": [
-            {"content": content_document(s.content), "score": s.score, "reason": s.reason}
-            for s in stored
-        ],
-    }
+    return Picks(
+        stored[0].model_version,
+        stored[0].generated_at.isoformat(),
+        [(s.content.id, s.score, s.reason) for s in stored],
+    )
 
 
-def _cold_start(session: Session, user_id: int, limit: int) -> dict[str, Any]:
+def _cold_start(session: Session, user_id: int, limit: int) -> Picks:
     """No list yet (a new user, or no model): their genres first, then the best rated."""
-    rated = set(ratings.scores_for_user(session=session, user_id=user_id))
-    picks: list[tuple[Content, str]] = []
+    picks: list[Pick] = []
     for genre in preferences.get_genres(session=session, user_id=user_id):
-        best, _ = catalogue.list_content(
-            session=session, genre=genre, sort="rating", per_page=limit
-        )
-        picks += [(c, f"Popular in {genre}, a genre you like") for c in best]
-    best, _ = catalogue.list_content(session=session, sort="rating", per_page=limit * 2)
-    picks += [(c, "Highly rated on cbrtl") for c in best]
-    seen: set[int] = set()
-    items = []
-    for content, reason in picks:
-        if content.id in rated or content.id in seen:
-            continue
-        seen.add(content.id)
-        score = content.stats.rating_bayesian if content.stats else None
-        items.append(
-            {"content": content_document(content), "score": score or 0.0, "reason": reason}
-        )
-    return {"model_version": None, "generated_at": None, "items": items[:limit]}
+        best = discovery.best_rated(session=session, genre=genre, limit=limit)
+        picks += [(c, 0.0, f"Popular in {genre}, a genre you like") for c in best]
+    best = discovery.best_rated(session=session, genre=None, limit=limit * 2)
+    picks += [(c, 0.0, "Highly rated on cbrtl") for c in best]
+    return Picks(None, None, picks)
 
 
-NEW_TITLE_SLOT = 2  # 0-based: the third place of a list goes to a title nobody rated yet
-
-
-def _with_a_new_title(session: Session, doc: dict[str, Any], user_id: int) -> dict[str, Any]:
-    """Items nobody has rated cannot be ranked by a model; give the newest one a place."""
-    # The stats lag the ratings a little: the user's own ratings are checked directly.
-    skip = {entry["content"]["id"] for entry in doc["items"]}
-    skip |= set(ratings.scores_for_user(session=session, user_id=user_id))
-    fresh = [
-        c
-        for c in recommender.newest_unrated_titles(session=session, limit=10)
-        if c.id not in skip and c.owner_id != user_id
-    ]
-    if fresh and len(doc["items"]) > NEW_TITLE_SLOT:
-        pick = fresh[user_id % len(fresh)]  # spread the new titles over users
-        entry = {"content": content_document(pick), "score": 0.0, "reason": "New on cbrtl"}
-        doc["items"] = [*doc["items"][:NEW_TITLE_SLOT], entry, *doc["items"][NEW_TITLE_SLOT:-1]]
-    return doc
-
-
-def recommendations(session: Session, user_id: int, limit: int) -> dict[str, Any]:
-    doc = (
-        _from_cache(session, user_id, limit)
+def picks_for(session: Session, user_id: int, limit: int) -> tuple[Picks, dict[int, str]]:
+    """The viewer's list (never a title they rated, a new title in NEW_TITLE_SLOT) and
+    the documents of its titles."""
+    picks = (
+        _from_cache(user_id)
         or _from_database(session, user_id, limit)
         or _cold_start(session, user_id, limit)
     )
-    return _with_a_new_title(session, doc, user_id)
+    fresh = [(c, owner) for c, owner in _newest_unrated(session) if owner != user_id]
+    candidates = [c for c, _, _ in picks.items] + [c for c, _ in fresh]
+    # The list was written before the viewer's latest ratings: they are checked here.
+    rated = my_ratings(session, user_id, candidates)
+    seen: set[int] = set()
+    kept: list[Pick] = []
+    for pick in picks.items:
+        if pick[0] not in rated and pick[0] not in seen:
+            seen.add(pick[0])
+            kept.append(pick)
+    docs = documents(session, [c for c, _, _ in kept[: limit + 1]] + [c for c, _ in fresh])
+    kept = [p for p in kept if p[0] in docs][:limit]
+    unrated = [c for c, _ in fresh if c not in rated and c not in seen and c in docs]
+    if unrated and len(kept) > NEW_TITLE_SLOT:
+        new = unrated[user_id % len(unrated)]  # spread the new titles over viewers
+        kept = [*kept[:NEW_TITLE_SLOT], (new, 0.0, "New on cbrtl"), *kept[NEW_TITLE_SLOT:-1]]
+    if picks.model_version is None:  # the cold start scores by the titles' own ratings
+        kept = [(c, _bayesian(docs[c]), r) for c, _, r in kept]
+    return Picks(picks.model_version, picks.generated_at, kept), docs
+
+
+def _bayesian(document: str) -> float:
+    value = json.loads(document)["rating"]["bayesian"]
+    return float(value) if value is not None else 0.0
+
+
+def recommendations_json(session: Session, user_id: int, limit: int) -> str:
+    picks, docs = picks_for(session, user_id, limit)
+    items = [
+        obj(content=Raw(docs[c]), score=score, reason=reason) for c, score, reason in picks.items
+    ]
+    return obj(
+        model_version=picks.model_version, generated_at=picks.generated_at, items=Raw(array(items))
+    )
 
 
 @blp.get("/recommendations")
 @blp.arguments(LimitQuery, location="query")
 @blp.response(200, RecommendationsOut)
 @require_roles()
-def get_recommendations(args: dict[str, int]) -> dict[str, Any]:
-    return recommendations(db_session(), current_user_id(), args["limit"])
+def get_recommendations(args: dict[str, int]) -> Any:
+    return json_response(recommendations_json(db_session(), current_user_id(), args["limit"]))
 
 
-def similar_titles(session: Session, content_id: int, limit: int) -> list[Content]:
-    item = catalogue.get_content(session=session, content_id=content_id)
-    similar = recommender.similar_to(session=session, content_id=content_id, limit=limit)
-    if not similar and item.genres:
-        # Before the first model: the best rated of the same first genre.
-        best, _ = catalogue.list_content(
-            session=session, genre=item.genres[0].name, sort="rating", per_page=limit + 1
-        )
-        similar = [c for c in best if c.id != content_id][:limit]
-    return similar
+def similar_ids(session: Session, content_id: int, limit: int) -> list[int]:
+    """The learned neighbours; before the first model, the best of the same genre."""
+    similar = discovery.similar(session=session, content_id=content_id, limit=limit)
+    if similar:
+        return similar
+    if not catalogue.exists(session=session, content_id=content_id):
+        raise NotFound(f"No content {content_id}.")
+    genre = discovery.first_genre(session=session, content_id=content_id)
+    if genre is None:
+        return []
+    best = discovery.best_rated(session=session, genre=genre, limit=limit + 1)
+    return [c for c in best if c != content_id][:limit]
 
 
 @blp.get("/content/<id:content_id>/similar")
 @blp.arguments(LimitQuery, location="query")
 @blp.response(200, SimilarOut)
-def get_similar(args: dict[str, int], content_id: int) -> dict[str, Any]:
-    similar = similar_titles(db_session(), content_id, args["limit"])
-    return {"items": [content_document(c) for c in similar]}
+def get_similar(args: dict[str, int], content_id: int) -> Any:
+    session = db_session()
+    ids = similar_ids(session, content_id, args["limit"])
+    docs = documents(session, ids)
+    return json_response(obj(items=Raw(array(docs[i] for i in ids if i in docs))))

@@ -1,9 +1,9 @@
 """Home page rows that are the same for every viewer, kept briefly in each process.
 
-Trending and a genre's best-rated titles do not depend on who asks, yet building them
-is most of a home page's cost (a sorted query and the selectin loads of twenty titles
-per row). Each web process keeps the built documents for CBRTL_HOME_ROWS_TTL_S seconds
-(0: never kept); the viewer's own ratings are laid over them on every request.
+Trending and a genre's best-rated titles do not depend on who asks, yet picking them
+is a sorted query. Each web process keeps the rows' ids for CBRTL_HOME_ROWS_TTL_S
+seconds (0: never kept); the documents come from the title read model, so an edited
+title shows at once, and the viewer's own ratings are laid over them on every request.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ EXTENSION = "cbrtl.shared_rows"
 # Trending plus a row per genre that some viewer likes: the catalogue's genres, far
 # fewer than this. The bound holds whatever the keys turn out to be.
 MAX_ROWS = 256
-Documents = list[dict[str, Any]]
+Documents = list[Any]  # a row's title ids (or (id, owner) pairs)
 
 
 class SharedRows:

@@ -1,22 +1,27 @@
-"""Discovery: trending and the home page rows (recommendations join with the recommender)."""
+"""Discovery: trending and the home page rows (recommendations join with the recommender).
+
+Rows are lists of ids (trending from its job's cache, a genre's best kept briefly per
+process), dressed with title documents from the read model; the viewer's overlay is
+their ratings of every title on the page, in one query.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import Session
 
 from db import trending_cache
-from db.models import Content
-from db.services import content as catalogue
-from db.services import preferences, ratings, trending, viewing
+from db.read_models.titles import with_field, with_viewer
+from db.services import discovery, preferences, trending
 from web.auth.roles import optional_user_id
 from web.blueprint import Blueprint
-from web.content.presenters import content_document
 from web.content.schemas import ContentOut
-from web.discovery.recommendations import recommendations
-from web.discovery.shared_rows import Documents, shared_rows
+from web.discovery.recommendations import picks_for
+from web.discovery.shared_rows import shared_rows
+from web.discovery.titles import Raw, array, documents, for_viewer, json_response, my_ratings, obj
 from web.input import InputSchema
 from web.runtime import db_session, runtime
 
@@ -50,97 +55,93 @@ class HomepageOut(Schema):
     rows = fields.List(fields.Nested(RowOut))
 
 
-def trending_contents(session: Session, window: str, limit: int) -> list[Content]:
+def trending_ids(session: Session, window: str, limit: int) -> list[int]:
     """Redis first, then the stored list, then the most rated (before the first run)."""
     ids = trending_cache.read(runtime().cache, window)
     if ids is None:
         ids = trending.stored(session=session, window=window, limit=limit)
     if not ids:
         ids = trending.most_rated(session=session, limit=limit)
-    return trending.contents_in_order(session=session, ids=ids[:limit])
-
-
-def documents(session: Session, items: list[Content], user_id: int | None) -> list[dict[str, Any]]:
-    mine = (
-        ratings.scores_for(session=session, user_id=user_id, content_ids=[c.id for c in items])
-        if user_id is not None
-        else {}
-    )
-    return [content_document(c, your_rating=mine.get(c.id)) for c in items]
+    return ids[:limit]
 
 
 @blp.get("/trending")
 @blp.arguments(TrendingQuery, location="query")
 @blp.response(200, ItemsOut)
-def get_trending(args: dict[str, Any]) -> dict[str, Any]:
+def get_trending(args: dict[str, Any]) -> Any:
     session = db_session()
-    items = trending_contents(session, args["window"], args["limit"])
-    return {"items": documents(session, items, optional_user_id())}
+    ids = trending_ids(session, args["window"], args["limit"])
+    return json_response(obj(items=Raw(array(for_viewer(session, ids, optional_user_id())))))
 
 
-def _with_my_ratings(
-    session: Session, rows: list[tuple[str, str, Documents]], user_id: int | None
-) -> list[tuple[str, str, Documents]]:
-    """Shared rows carry no viewer's rating: one query lays this viewer's over all of them."""
-    if user_id is None:
-        return rows
-    ids = {doc["id"] for _, _, docs in rows for doc in docs}
-    mine = ratings.scores_for(session=session, user_id=user_id, content_ids=sorted(ids))
-    return [
-        (key, title, [{**doc, "your_rating": mine.get(doc["id"])} for doc in docs])
-        for key, title, docs in rows
-    ]
+@dataclass
+class Row:
+    key: str
+    title: str
+    items: list[str]  # JSON documents
+
+    def json(self) -> str:
+        return obj(key=self.key, title=self.title, items=Raw(array(self.items)))
 
 
-def _shared_home_rows(session: Session, genres: list[str]) -> list[tuple[str, str, Documents]]:
-    """Trending and the genres' best: the same for everyone, so built once per TTL."""
-    # Media URLs in them are built from CBRTL_PUBLIC_URL, so no key names a Host.
+def _shared_row_ids(session: Session, genres: list[str]) -> list[tuple[str, str, list[int]]]:
+    """Trending and the genres' best: the same for everyone, so picked once per TTL."""
     store = shared_rows()
     rows = [
         (
             "trending",
             "Trending now",
-            store.get(
-                "trending",
-                lambda: documents(session, trending_contents(session, "day", ROW_LENGTH), None),
-            ),
+            store.get("trending", lambda: trending_ids(session, "day", ROW_LENGTH)),
         )
     ]
     for genre in genres:
 
-        def best(genre: str = genre) -> Documents:
-            items, _ = catalogue.list_content(
-                session=session, genre=genre, sort="rating", per_page=ROW_LENGTH
-            )
-            return documents(session, items, None)
+        def best(genre: str = genre) -> list[int]:
+            return discovery.best_rated(session=session, genre=genre, limit=ROW_LENGTH)
 
         rows.append((f"genre:{genre}", f"Top {genre}", store.get(f"genre:{genre}", best)))
     return rows
 
 
-def home_rows(session: Session, user_id: int | None) -> list[dict[str, Any]]:
+def home_rows(session: Session, user_id: int | None) -> list[Row]:
     """The home page's rows, for the JSON API and the page; recommended items carry a reason."""
-    rows: list[tuple[str, str, Documents]] = []
-    if user_id is not None:
-        # The picks are Content documents already, and never titles the user rated.
-        picks = recommendations(session, user_id, ROW_LENGTH)["items"]
-        recommended = [{**p["content"], "reason": p["reason"]} for p in picks]
-        rows.append(("recommended", "Recommended for you", recommended))
-        started = viewing.continue_watching(session=session, user_id=user_id, limit=ROW_LENGTH)
-        rows.append(
-            ("continue_watching", "Continue watching", documents(session, started, user_id))
-        )
     liked = preferences.get_genres(session=session, user_id=user_id) if user_id else []
     genres = (liked or list(DEFAULT_GENRES))[:GENRE_ROWS]
-    rows += _with_my_ratings(session, _shared_home_rows(session, genres), user_id)
-    return [
-        {"key": key, "title": title, "items": items}
-        for key, title, items in rows
-        if items or key == "continue_watching"
+    shared = _shared_row_ids(session, genres)
+    if user_id is None:
+        docs = documents(session, [i for _, _, ids in shared for i in ids])
+        return [
+            Row(key, title, [docs[i] for i in ids if i in docs])
+            for key, title, ids in shared
+            if any(i in docs for i in ids)
+        ]
+    picks, docs = picks_for(session, user_id, ROW_LENGTH)
+    started = discovery.continue_watching(session=session, user_id=user_id, limit=ROW_LENGTH)
+    row_ids = [i for _, _, ids in shared for i in ids]
+    docs = docs | documents(session, [i for i in [*started, *row_ids] if i not in docs])
+    # Picks are never titles the viewer rated; the rest carry the viewer's rating.
+    mine = my_ratings(session, user_id, [*started, *row_ids])
+    rows = [
+        Row(
+            "recommended",
+            "Recommended for you",
+            [with_field(docs[c], "reason", reason) for c, _, reason in picks.items if c in docs],
+        ),
+        Row(
+            "continue_watching",
+            "Continue watching",
+            [with_viewer(docs[i], mine.get(i), None) for i in started if i in docs],
+        ),
     ]
+    rows += [
+        Row(key, title, [with_viewer(docs[i], mine.get(i), None) for i in ids if i in docs])
+        for key, title, ids in shared
+    ]
+    return [row for row in rows if row.items or row.key == "continue_watching"]
 
 
 @blp.get("/homepage")
 @blp.response(200, HomepageOut)
-def homepage() -> dict[str, Any]:
-    return {"rows": home_rows(db_session(), optional_user_id())}
+def homepage() -> Any:
+    rows = home_rows(db_session(), optional_user_id())
+    return json_response(obj(rows=Raw(array(row.json() for row in rows))))

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, render_template
 
 from db.services import content as catalogue
 from db.services import ratings, viewing
 from web.content.views import content_for
-from web.discovery.recommendations import similar_titles
-from web.discovery.views import documents, home_rows
+from web.discovery.recommendations import similar_ids
+from web.discovery.titles import for_viewer, parsed
+from web.discovery.views import home_rows
 from web.media.presenters import video_for
 from web.pages.query import page_number, required_id
 from web.pages.viewer import current_viewer
@@ -23,7 +26,10 @@ RATINGS_PAGE = 10
 def home() -> str:
     viewer = current_viewer()
     session = db_session()
-    rows = home_rows(session, viewer.id if viewer else None)
+    rows = [
+        {"key": row.key, "title": row.title, "items": parsed(row.items)}
+        for row in home_rows(session, viewer.id if viewer else None)
+    ]
     return render_template(
         "home.html", title="Home", rows=rows, genres=catalogue.list_genres(session=session)
     )
@@ -34,8 +40,8 @@ def content() -> str:
     content_id = required_id()
     viewer = current_viewer()
     session = db_session()
-    item = content_for(session, content_id, viewer.id if viewer else None)
-    similar = documents(session, similar_titles(session, content_id, SIMILAR), None)
+    item = json.loads(content_for(session, content_id, viewer.id if viewer else None))
+    similar = parsed(for_viewer(session, similar_ids(session, content_id, SIMILAR), None))
     video = video_for(session, content_id)
     page = page_number()
     reviews, total = ratings.list_for_content(
@@ -58,7 +64,7 @@ def video() -> str:
     content_id = required_id()
     viewer = current_viewer()
     session = db_session()
-    item = content_for(session, content_id, viewer.id if viewer else None)
+    item = json.loads(content_for(session, content_id, viewer.id if viewer else None))
     resume = (
         viewing.resume_position(session=session, user_id=viewer.id, content_id=content_id)
         if viewer

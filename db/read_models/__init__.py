@@ -1,0 +1,1 @@
+"""What viewers read, prepared when it changes (DESIGN.md, "Serving: read models")."""

@@ -1,0 +1,227 @@
+"""Title documents (the Content document of API.md), kept ready to send in Redis.
+
+Each document is stored as JSON text tagged with its title's generation
+(`cbrtl:title-gen:{id}`, a counter). A writer bumps the generation after its commit,
+then stores the rebuilt document under the new tag; a reader takes a document only
+when its tag is the current generation. So a reader that built a document from rows
+a writer has just changed can store it, but nobody will serve it: out-of-order
+writes read as misses, never as stale titles. A miss, or Redis being down, builds
+the document from the database.
+
+The viewer's own fields come last (`VIEWER_TAIL`), so the per-viewer overlay is a
+string splice, not a parse and a re-encode.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import redis
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.media_urls import MediaUrls
+from db.models import Content, ContentStats, Genre, Job, Video
+from db.models.content import content_genres
+from db.services.videos import status_from
+
+log = logging.getLogger(__name__)
+DOC_KEY = "cbrtl:title:{}"
+GEN_KEY = "cbrtl:title-gen:{}"
+# Every writer refreshes its titles after commit; the lifetime is only a backstop for
+# a change made outside them (a bulk load, a manual SQL fix).
+TTL_S = 3600
+# A video on its way (uploading, queued, processing) changes state in job rows no
+# title writer watches: such documents are kept only briefly.
+IN_TRANSIT_TTL_S = 5
+IN_TRANSIT = frozenset({"uploading", "queued", "processing"})
+VIEWER_TAIL = ',"your_rating":null,"predicted_rating":null}'
+
+
+def _float(value: float | None) -> float | None:
+    return float(value) if value is not None else None
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat()
+
+
+def build(session: Session, ids: Iterable[int], urls: MediaUrls) -> dict[int, tuple[str, bool]]:
+    """{id: (document, settled)} for the titles that exist, in two queries (no ORM
+    objects). `settled` is False while the video is in transit."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(
+            Content.id,
+            Content.title,
+            Content.description,
+            Content.release_year,
+            Content.duration_s,
+            Content.owner_id,
+            Content.created_at,
+            ContentStats.rating_mean,
+            ContentStats.rating_count,
+            ContentStats.rating_bayesian,
+            Video.status,
+            Video.master_key,
+            Video.poster_key,
+            Video.thumbnail_keys,
+            Job.status,
+        )
+        .outerjoin(ContentStats, ContentStats.content_id == Content.id)
+        .outerjoin(Video, Video.content_id == Content.id)
+        .outerjoin(Job, Job.id == Video.job_id)
+        .where(Content.id.in_(wanted))
+    ).all()
+    genres: dict[int, list[str]] = {}
+    for content_id, name in session.execute(
+        select(content_genres.c.content_id, Genre.name)
+        .join(Genre, Genre.id == content_genres.c.genre_id)
+        .where(content_genres.c.content_id.in_(wanted))
+    ):
+        genres.setdefault(content_id, []).append(name)
+    built: dict[int, tuple[str, bool]] = {}
+    for row in rows:
+        status = status_from(row[10], row[11], row[14])
+        thumbnails: Sequence[str] = row[13] or []
+        document: dict[str, Any] = {
+            "id": row[0],
+            "title": row[1],
+            "description": row[2],
+            "genres": sorted(genres.get(row[0], [])),
+            "release_year": row[3],
+            "duration_s": _float(row[4]),
+            "owner_id": row[5],
+            "created_at": _iso(row[6]),
+            "rating": {
+                "average": _float(row[7]),
+                "count": int(row[8] or 0),
+                "bayesian": _float(row[9]),
+            },
+            "video": {
+                "status": status,
+                "poster_url": urls.direct(row[12]) if row[12] else None,
+                # Cards show the middle still (320 px wide, a few KB), not the poster.
+                "thumbnail_url": urls.direct(thumbnails[len(thumbnails) // 2])
+                if thumbnails
+                else None,
+            },
+            "your_rating": None,
+            "predicted_rating": None,
+        }
+        built[row[0]] = (json.dumps(document, separators=(",", ":")), status not in IN_TRANSIT)
+    return built
+
+
+def with_viewer(document: str, your_rating: float | None, predicted: float | None) -> str:
+    """The document as one viewer sees it."""
+    if your_rating is None and predicted is None:
+        return document
+    return (
+        document[: -len(VIEWER_TAIL)]
+        + f',"your_rating":{json.dumps(your_rating)},"predicted_rating":{json.dumps(predicted)}}}'
+    )
+
+
+def with_field(document: str, name: str, value: Any) -> str:
+    """The document with one more field (a row item's reason)."""
+    return f"{document[:-1]},{json.dumps(name)}:{json.dumps(value)}}}"
+
+
+class TitleStore:
+    """Title documents in Redis with the database behind them."""
+
+    def __init__(self, cache: redis.Redis | None, urls: MediaUrls) -> None:
+        self.cache = cache
+        self.urls = urls
+        self._ttl_s: int | None = None
+
+    def ttl_s(self, settled: bool) -> int:
+        if not settled:
+            return IN_TRANSIT_TTL_S
+        if self._ttl_s is None:
+            # Signed URLs expire: keep documents for a tenth of their lifetime at most.
+            signed = self.urls.settings.signed_url_ttl_s if self.urls.signs else 0
+            self._ttl_s = min(TTL_S, signed // 10) if signed else TTL_S
+        return self._ttl_s
+
+    def documents(self, session: Session, ids: Sequence[int]) -> dict[int, str]:
+        """{id: document} for the titles that exist; one Redis round trip on a hit."""
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return {}
+        stored = self._read(wanted)
+        found: dict[int, str] = {}
+        generations: dict[int, str] = {}
+        for content_id in wanted:
+            doc, generation = stored.get(content_id, (None, "0"))
+            if doc is not None:
+                found[content_id] = doc
+            else:
+                generations[content_id] = generation
+        if generations:
+            built = build(session, generations, self.urls)
+            found |= {cid: doc for cid, (doc, _) in built.items()}
+            self._write({cid: (generations[cid], *built[cid]) for cid in built})
+        return found
+
+    def refresh(self, session: Session, ids: Iterable[int]) -> None:
+        """After a commit that changed these titles: new generations, new documents,
+        and none for titles that are gone. Failures leave misses behind, never stale
+        documents (the bumped generation no longer matches)."""
+        wanted = sorted(set(ids))
+        if self.cache is None or not wanted:
+            return
+        try:
+            with self.cache.pipeline(transaction=False) as pipe:
+                for content_id in wanted:
+                    pipe.incr(GEN_KEY.format(content_id))
+                generations = [str(g) for g in pipe.execute()]
+        except redis.RedisError as error:
+            log.warning("title documents not refreshed: %s", error)
+            return
+        built = build(session, wanted, self.urls)
+        gone = [cid for cid in wanted if cid not in built]
+        by_id = dict(zip(wanted, generations, strict=True))
+        self._write({cid: (by_id[cid], *built[cid]) for cid in built}, gone=gone)
+
+    def _read(self, ids: list[int]) -> dict[int, tuple[str | None, str]]:
+        """{id: (document if its tag is current, current generation)}; {} when Redis fails."""
+        if self.cache is None:
+            return {}
+        keys = [DOC_KEY.format(i) for i in ids] + [GEN_KEY.format(i) for i in ids]
+        try:
+            values: list[Any] = self.cache.mget(keys)  # type: ignore[assignment]
+        except redis.RedisError as error:
+            log.warning("title documents unavailable: %s", error)
+            return {}
+        stored: dict[int, tuple[str | None, str]] = {}
+        for content_id, value, generation in zip(
+            ids, values[: len(ids)], values[len(ids) :], strict=True
+        ):
+            current = generation or "0"
+            tag, _, doc = (value or "").partition("|")
+            stored[content_id] = (doc if value and tag == current else None, current)
+        return stored
+
+    def _write(self, docs: dict[int, tuple[str, str, bool]], *, gone: Sequence[int] = ()) -> None:
+        """Store {id: (generation, document, settled)}; delete the documents of `gone`."""
+        if self.cache is None or not (docs or gone):
+            return
+        try:
+            with self.cache.pipeline(transaction=False) as pipe:
+                for content_id, (generation, doc, settled) in docs.items():
+                    pipe.set(
+                        DOC_KEY.format(content_id), f"{generation}|{doc}", ex=self.ttl_s(settled)
+                    )
+                for content_id in gone:
+                    pipe.delete(DOC_KEY.format(content_id))
+                pipe.execute()
+        except redis.RedisError as error:
+            log.warning("title documents not stored: %s", error)
