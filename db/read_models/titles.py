@@ -1,7 +1,7 @@
 """Title documents (the Content document of API.md), kept ready to send in Redis.
 
 Each document is stored as JSON text tagged with its title's generation
-(`cbrtl:title-gen:{id}`, a counter). A writer bumps the generation after its commit,
+(`cbrtl:title-gen:{platform}:{id}`, a counter). A writer bumps the generation after its commit,
 then stores the rebuilt document under the new tag; a reader takes a document only
 when its tag is the current generation. So a reader that built a document from rows
 a writer has just changed can store it, but nobody will serve it: out-of-order
@@ -14,6 +14,7 @@ string splice, not a parse and a re-encode.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Iterable, Sequence
@@ -30,8 +31,10 @@ from db.models.content import content_genres
 from db.services.videos import status_from
 
 log = logging.getLogger(__name__)
-DOC_KEY = "cbrtl:title:{}"
-GEN_KEY = "cbrtl:title-gen:{}"
+# {platform}: platforms that share a Redis (tests, two benches on one machine) reuse
+# title ids, so the keys carry which database they describe.
+DOC_KEY = "cbrtl:title:{}:{}"
+GEN_KEY = "cbrtl:title-gen:{}:{}"
 # Every writer refreshes its titles after commit; the lifetime is only a backstop for
 # a change made outside them (a bulk load, a manual SQL fix).
 TTL_S = 3600
@@ -141,6 +144,14 @@ class TitleStore:
         self.cache = cache
         self.urls = urls
         self._ttl_s: int | None = None
+        database = urls.settings.resolved_database_url.encode()
+        self.platform = hashlib.sha256(database).hexdigest()[:12]
+
+    def doc_key(self, content_id: int) -> str:
+        return DOC_KEY.format(self.platform, content_id)
+
+    def gen_key(self, content_id: int) -> str:
+        return GEN_KEY.format(self.platform, content_id)
 
     def ttl_s(self, settled: bool) -> int:
         if not settled:
@@ -181,7 +192,7 @@ class TitleStore:
         try:
             with self.cache.pipeline(transaction=False) as pipe:
                 for content_id in wanted:
-                    pipe.incr(GEN_KEY.format(content_id))
+                    pipe.incr(self.gen_key(content_id))
                 generations = [str(g) for g in pipe.execute()]
         except redis.RedisError as error:
             log.warning("title documents not refreshed: %s", error)
@@ -195,12 +206,14 @@ class TitleStore:
         """{id: (document if its tag is current, current generation)}; {} when Redis fails."""
         if self.cache is None:
             return {}
-        keys = [DOC_KEY.format(i) for i in ids] + [GEN_KEY.format(i) for i in ids]
+        keys = [self.doc_key(i) for i in ids] + [self.gen_key(i) for i in ids]
         try:
             values: list[Any] = self.cache.mget(keys)  # type: ignore[assignment]
         except redis.RedisError as error:
             log.warning("title documents unavailable: %s", error)
             return {}
+        # A client without decode_responses hands back bytes.
+        values = [v.decode() if isinstance(v, bytes) else v for v in values]
         stored: dict[int, tuple[str | None, str]] = {}
         for content_id, value, generation in zip(
             ids, values[: len(ids)], values[len(ids) :], strict=True
@@ -218,10 +231,10 @@ class TitleStore:
             with self.cache.pipeline(transaction=False) as pipe:
                 for content_id, (generation, doc, settled) in docs.items():
                     pipe.set(
-                        DOC_KEY.format(content_id), f"{generation}|{doc}", ex=self.ttl_s(settled)
+                        self.doc_key(content_id), f"{generation}|{doc}", ex=self.ttl_s(settled)
                     )
                 for content_id in gone:
-                    pipe.delete(DOC_KEY.format(content_id))
+                    pipe.delete(self.doc_key(content_id))
                 pipe.execute()
         except redis.RedisError as error:
             log.warning("title documents not stored: %s", error)

@@ -1,0 +1,164 @@
+"""The title read model (db/read_models/titles.py): the documents it serves are the
+Content documents of API.md, and they follow every change to a title at once."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from db.read_models.titles import VIEWER_TAIL, TitleStore
+from db.services import ratings
+from tests.auth import login
+from tests.factories import make_content, make_published_video, make_user
+from web.content.presenters import content_document
+from web.content.schemas import ContentOut
+from web.runtime import runtime
+
+
+def store_of(app: Flask) -> TitleStore:
+    with app.app_context():
+        return runtime().titles
+
+
+def creator_headers(client: FlaskClient, session: Session) -> tuple[Any, dict[str, str]]:
+    user = make_user(session, roles=("creator",))
+    return user, login(client, user.email)
+
+
+def test_documents_are_what_the_schema_dumps(app: Flask, db_session: Session) -> None:
+    owner = make_user(db_session, roles=("creator",))
+    item = make_content(
+        db_session, owner=owner, genres=["Drama", "Comedy"], release_year=1999, description="é"
+    )
+    make_published_video(db_session, item, job_id=7)
+    for score in (4.0, 2.5):
+        ratings.rate(
+            session=db_session, user_id=make_user(db_session).id, content_id=item.id, score=score
+        )
+    ratings.recompute_stats(session=db_session, content_id=item.id)
+    db_session.refresh(item)
+    plain = make_content(db_session, genres=[])
+    with app.test_request_context():
+        docs = runtime().titles.documents(db_session, [item.id, plain.id])
+        for content in (item, plain):
+            expected = ContentOut().dump(content_document(content))
+            assert json.loads(docs[content.id]) == expected
+            assert docs[content.id].endswith(VIEWER_TAIL)
+    assert json.loads(docs[item.id])["rating"]["count"] == 2
+    assert json.loads(docs[item.id])["video"]["poster_url"]
+
+
+def test_an_edit_is_served_at_once(client: FlaskClient, db_session: Session, app: Flask) -> None:
+    _, headers = creator_headers(client, db_session)
+    created = client.post(
+        "/api/v1/content", json={"title": "Old", "genres": ["Drama"]}, headers=headers
+    )
+    assert created.status_code == 201
+    content_id = created.json["id"]
+    assert client.get(f"/api/v1/content/{content_id}").json["title"] == "Old"
+    store = store_of(app)
+    assert store.cache is not None and store.cache.get(store.doc_key(content_id))
+    patched = client.patch(
+        f"/api/v1/content/{content_id}",
+        json={"title": "New", "genres": ["Comedy"]},
+        headers=headers,
+    )
+    assert patched.status_code == 200 and patched.json["title"] == "New"
+    shown = client.get(f"/api/v1/content/{content_id}").json
+    assert (shown["title"], shown["genres"]) == ("New", ["Comedy"])
+    listed = client.get("/api/v1/content?q=New").json["items"]
+    assert [i["title"] for i in listed if i["id"] == content_id] == ["New"]
+
+
+def test_a_deleted_title_is_gone_everywhere(
+    client: FlaskClient, db_session: Session, app: Flask
+) -> None:
+    owner, headers = creator_headers(client, db_session)
+    item = make_content(db_session, owner=owner)
+    db_session.commit()
+    assert client.get(f"/api/v1/content/{item.id}").status_code == 200
+    assert client.delete(f"/api/v1/content/{item.id}", headers=headers).status_code == 204
+    gone = client.get(f"/api/v1/content/{item.id}")
+    assert gone.status_code == 404 and gone.json["error"]["message"] == f"No content {item.id}."
+    store = store_of(app)
+    assert store.cache is not None and store.cache.get(store.doc_key(item.id)) is None
+    assert client.get(f"/api/v1/content/{item.id}/similar").status_code == 404
+
+
+def test_a_rating_and_its_deletion_show_in_the_viewers_fields(
+    client: FlaskClient, db_session: Session, app: Flask
+) -> None:
+    viewer = make_user(db_session)
+    item = make_content(db_session)
+    headers = login(client, viewer.email)
+    assert client.get(f"/api/v1/content/{item.id}", headers=headers).json["your_rating"] is None
+    assert (
+        client.put(
+            f"/api/v1/content/{item.id}/rating", json={"score": 4.5}, headers=headers
+        ).status_code
+        == 200
+    )
+    assert client.get(f"/api/v1/content/{item.id}", headers=headers).json["your_rating"] == 4.5
+    # The shared document carries no viewer: signed out, nobody's rating shows.
+    signed_out = app.test_client()  # no cookies of the viewer's sign-in
+    assert signed_out.get(f"/api/v1/content/{item.id}").json["your_rating"] is None
+    page = client.get("/api/v1/content?per_page=100", headers=headers).json["items"]
+    assert [i["your_rating"] for i in page if i["id"] == item.id] == [4.5]
+    assert client.delete(f"/api/v1/content/{item.id}/rating", headers=headers).status_code == 204
+    assert client.get(f"/api/v1/content/{item.id}", headers=headers).json["your_rating"] is None
+
+
+def test_a_late_writer_reads_as_a_miss_never_as_stale(app: Flask, db_session: Session) -> None:
+    item = make_content(db_session, title="Before")
+    store = store_of(app)
+    assert store.cache is not None
+    with app.app_context():
+        before = store.documents(db_session, [item.id])[item.id]
+        stale_generation = store.cache.get(store.gen_key(item.id)) or "0"
+        item.title = "After"
+        db_session.flush()
+        store.refresh(db_session, [item.id])
+        # A reader that built from the old rows stores its copy under the old tag...
+        store.cache.set(store.doc_key(item.id), f"{stale_generation}|{before}")
+        # ...and nobody serves it.
+        assert json.loads(store.documents(db_session, [item.id])[item.id])["title"] == "After"
+
+
+def test_a_flushed_redis_rebuilds_from_the_database(
+    client: FlaskClient, db_session: Session, app: Flask
+) -> None:
+    item = make_content(db_session, title="Kept")
+    assert client.get(f"/api/v1/content/{item.id}").json["title"] == "Kept"
+    store = store_of(app)
+    assert store.cache is not None
+    store.cache.flushdb()
+    assert client.get(f"/api/v1/content/{item.id}").json["title"] == "Kept"
+    assert store.cache.get(store.doc_key(item.id)) is not None
+
+
+def test_with_redis_down_the_database_answers(make_app: Any, db_session: Session) -> None:
+    app = make_app(redis_url="redis://127.0.0.1:1/0")
+    client = app.test_client()
+    viewer = make_user(db_session)
+    item = make_content(db_session, title="Offline")
+    headers = login(client, viewer.email)
+    shown = client.get(f"/api/v1/content/{item.id}", headers=headers)
+    assert shown.status_code == 200 and shown.json["title"] == "Offline"
+    home = client.get("/api/v1/homepage", headers=headers)
+    assert home.status_code == 200
+    recs = client.get("/api/v1/recommendations", headers=headers)
+    assert recs.status_code == 200 and isinstance(recs.json["items"], list)
+
+
+def test_documents_survive_a_redis_that_fails_midway(app: Flask, db_session: Session) -> None:
+    item = make_content(db_session, title="Midway")
+    store = store_of(app)
+    broken = TitleStore(redis.Redis.from_url("redis://127.0.0.1:1/0"), store.urls)
+    with app.app_context():
+        broken.refresh(db_session, [item.id])  # logged, not raised
+        assert json.loads(broken.documents(db_session, [item.id])[item.id])["title"] == "Midway"
