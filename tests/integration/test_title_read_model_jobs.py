@@ -33,7 +33,7 @@ def test_the_stats_job_refreshes_the_title_after_its_commit(
     scratch = settings.model_copy(
         update={"database_url": env.engine.url.render_as_string(hide_password=False)}
     )
-    store = TitleStore(env.cache, MediaUrls(scratch, env.storage))  # type: ignore[arg-type]
+    store = TitleStore(env.cache, MediaUrls(scratch, env.storage))
     install_title_sync(env.factory, store)
     with env.factory() as session:
         item, viewer = make_content(session), make_user(session)
