@@ -226,13 +226,14 @@ def replace_user_factors(
 
 
 def predicted_rating(*, session: Session, user_id: int, content_id: int) -> float | None:
-    """mu + bu + bi + pu.qi from the active rating model, clipped to the score range."""
-    model = active_model(session=session, purpose="rating")
-    if model is None:
-        return None
+    """mu + bu + bi + pu.qi from the active rating model, clipped to the score range.
+    One query: it is part of every signed-in title view."""
     rows = session.execute(
-        select(RatingFactors.kind, RatingFactors.bias, RatingFactors.vector).where(
-            RatingFactors.model_version == model.version,
+        select(RatingFactors.kind, RatingFactors.bias, RatingFactors.vector)
+        .join(RecModel, RecModel.version == RatingFactors.model_version)
+        .where(
+            RecModel.purpose == "rating",
+            RecModel.active.is_(True),
             (
                 ((RatingFactors.kind == "user") & (RatingFactors.entity_id == user_id))
                 | ((RatingFactors.kind == "item") & (RatingFactors.entity_id == content_id))
