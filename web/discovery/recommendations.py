@@ -9,6 +9,7 @@ reads.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,9 +104,17 @@ def _cold_start(session: Session, user_id: int, limit: int) -> Picks:
     return Picks(None, None, picks)
 
 
-def picks_for(session: Session, user_id: int, limit: int) -> tuple[Picks, dict[int, str]]:
-    """The viewer's list (never a title they rated, a new title in NEW_TITLE_SLOT) and
-    the documents of its titles."""
+@dataclass
+class Listing:
+    picks: Picks
+    docs: dict[int, str]  # of the picks and of `also`
+    mine: dict[int, float]  # the viewer's ratings among the candidates and `also`
+
+
+def picks_for(session: Session, user_id: int, limit: int, also: Sequence[int] = ()) -> Listing:
+    """The viewer's list (never a title they rated, a new title in NEW_TITLE_SLOT), with
+    the documents and the viewer's ratings of its titles and of `also` (the home page's
+    other rows): one query and one document read for all of them."""
     picks = (
         _from_cache(user_id)
         or _from_database(session, user_id, limit)
@@ -114,22 +123,23 @@ def picks_for(session: Session, user_id: int, limit: int) -> tuple[Picks, dict[i
     fresh = [(c, owner) for c, owner in _newest_unrated(session) if owner != user_id]
     candidates = [c for c, _, _ in picks.items] + [c for c, _ in fresh]
     # The list was written before the viewer's latest ratings: they are checked here.
-    rated = my_ratings(session, user_id, candidates)
+    mine = my_ratings(session, user_id, [*candidates, *also])
     seen: set[int] = set()
     kept: list[Pick] = []
     for pick in picks.items:
-        if pick[0] not in rated and pick[0] not in seen:
+        if pick[0] not in mine and pick[0] not in seen:
             seen.add(pick[0])
             kept.append(pick)
-    docs = documents(session, [c for c, _, _ in kept[: limit + 1]] + [c for c, _ in fresh])
+    wanted = [c for c, _, _ in kept[: limit + 1]] + [c for c, _ in fresh]
+    docs = documents(session, [*wanted, *also])
     kept = [p for p in kept if p[0] in docs][:limit]
-    unrated = [c for c, _ in fresh if c not in rated and c not in seen and c in docs]
+    unrated = [c for c, _ in fresh if c not in mine and c not in seen and c in docs]
     if unrated and len(kept) > NEW_TITLE_SLOT:
         new = unrated[user_id % len(unrated)]  # spread the new titles over viewers
         kept = [*kept[:NEW_TITLE_SLOT], (new, 0.0, "New on cbrtl"), *kept[NEW_TITLE_SLOT:-1]]
     if picks.model_version is None:  # the cold start scores by the titles' own ratings
         kept = [(c, _bayesian(docs[c]), r) for c, _, r in kept]
-    return Picks(picks.model_version, picks.generated_at, kept), docs
+    return Listing(Picks(picks.model_version, picks.generated_at, kept), docs, mine)
 
 
 def _bayesian(document: str) -> float:
@@ -138,7 +148,8 @@ def _bayesian(document: str) -> float:
 
 
 def recommendations_json(session: Session, user_id: int, limit: int) -> str:
-    picks, docs = picks_for(session, user_id, limit)
+    listing = picks_for(session, user_id, limit)
+    picks, docs = listing.picks, listing.docs
     items = [
         obj(content=Raw(docs[c]), score=score, reason=reason) for c, score, reason in picks.items
     ]

@@ -21,7 +21,7 @@ from web.blueprint import Blueprint
 from web.content.schemas import ContentOut
 from web.discovery.recommendations import picks_for
 from web.discovery.shared_rows import shared_rows
-from web.discovery.titles import Raw, array, documents, for_viewer, json_response, my_ratings, obj
+from web.discovery.titles import Raw, array, documents, for_viewer, json_response, obj
 from web.input import InputSchema
 from web.runtime import db_session, runtime
 
@@ -115,12 +115,11 @@ def home_rows(session: Session, user_id: int | None) -> list[Row]:
             for key, title, ids in shared
             if any(i in docs for i in ids)
         ]
-    picks, docs = picks_for(session, user_id, ROW_LENGTH)
     started = discovery.continue_watching(session=session, user_id=user_id, limit=ROW_LENGTH)
     row_ids = [i for _, _, ids in shared for i in ids]
-    docs = docs | documents(session, [i for i in [*started, *row_ids] if i not in docs])
     # Picks are never titles the viewer rated; the rest carry the viewer's rating.
-    mine = my_ratings(session, user_id, [*started, *row_ids])
+    listing = picks_for(session, user_id, ROW_LENGTH, also=[*started, *row_ids])
+    picks, docs, mine = listing.picks, listing.docs, listing.mine
     rows = [
         Row(
             "recommended",
