@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import Flask
 from flask_compress import Compress
 from flask_smorest import Api
@@ -13,6 +15,7 @@ from db.cache import make_cache
 from db.engine import make_engine, make_session_factory
 from db.log_setup import configure_logging
 from db.media_urls import MediaUrls
+from db.outbox import BackgroundPublisher
 from db.read_models.sync import install_title_sync
 from db.read_models.titles import TitleStore
 from db.settings import Settings, load_settings_or_exit
@@ -71,7 +74,9 @@ def build_runtime(
     publisher = publisher or CeleryPublisher(settings)
     if session_factory is None:
         engine = make_engine(settings.resolved_database_url)
-        session_factory = make_session_factory(engine, publisher=publisher)
+        # Requests hand their committed jobs to a thread of the process (db/outbox.py).
+        background = BackgroundPublisher(partial(CeleryPublisher, settings), engine=engine)
+        session_factory = make_session_factory(engine, publisher=background)
     cache = make_cache(settings)
     storage = make_storage(settings)
     titles = TitleStore(cache, MediaUrls(settings, storage))
