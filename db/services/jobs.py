@@ -25,6 +25,7 @@ from db.models import Job
 from db.models.base import utcnow
 from db.outbox import publish_after_commit
 from db.request_context import current_request_id
+from db.services.job_rows import insert_unless_queued
 
 FINISHED = frozenset({"succeeded", "failed", "dead"})
 CANCELLED = "Cancelled by an operator."
@@ -67,21 +68,27 @@ def enqueue(
     With a `dedup_key`, a job with that key still `queued` absorbs this one: the
     burst of ratings on a popular item becomes one recompute, not thousands. The
     queued row is share-locked until this transaction commits, so the worker
-    cannot start it (and read the ratings) before this change is visible.
+    cannot start it (and read the ratings) before this change is visible; a row
+    this transaction inserts is invisible to the worker until then anyway.
     """
     kind = job_type(type)
+    values = {
+        "type": kind.name,
+        "queue": kind.queue,
+        "args": args,
+        "max_attempts": max_attempts,
+        "request_id": current_request_id(),
+    }
     if dedup_key is None:
-        return _add(
-            session,
-            Job(
-                type=kind.name,
-                queue=kind.queue,
-                args=args,
-                max_attempts=max_attempts,
-                request_id=current_request_id(),
-            ),
-        )
+        return _add(session, Job(**values))
+    values["dedup_key"] = dedup_key
+    # In a savepoint an ORM add, whose rollback makes the Job transient (the outbox then
+    # drops it); elsewhere one statement and no savepoint, usually the only one.
+    write = _add_in_savepoint if session.in_nested_transaction() else _insert_unless_queued
     for _ in range(5):
+        job = write(session, values)
+        if job is not None:
+            return job
         pending = session.scalar(
             select(Job)
             .where(Job.dedup_key == dedup_key, Job.status == "queued")
@@ -89,22 +96,23 @@ def enqueue(
         )
         if pending is not None:
             return pending
-        try:
-            with session.begin_nested():
-                return _add(
-                    session,
-                    Job(
-                        type=kind.name,
-                        queue=kind.queue,
-                        args=args,
-                        max_attempts=max_attempts,
-                        dedup_key=dedup_key,
-                        request_id=current_request_id(),
-                    ),
-                )
-        except IntegrityError:
-            continue  # another transaction queued it first: join that one
+        # The queued row started (or was cancelled) between the two statements: again.
     raise RuntimeError(f"could not enqueue or join a job for {dedup_key!r}")
+
+
+def _insert_unless_queued(session: Session, values: dict[str, Any]) -> Job | None:
+    job = insert_unless_queued(session=session, values=values)
+    if job is not None:
+        publish_after_commit(session, job)  # not a flush of session.new: tell the outbox
+    return job
+
+
+def _add_in_savepoint(session: Session, values: dict[str, Any]) -> Job | None:
+    try:
+        with session.begin_nested():
+            return _add(session, Job(**values))
+    except IntegrityError:
+        return None  # another transaction queued it first: join that one
 
 
 def _add(session: Session, job: Job) -> Job:
