@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
+from math import inf
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import CursorResult, bindparam, delete, func, select, text
 from sqlalchemy.orm import Session
 
 from db.errors import InvalidInput, NotFound
@@ -19,6 +22,9 @@ from db.upsert import upsert
 
 # Weight of the global-mean prior in the Bayesian average, in ratings.
 PRIOR_WEIGHT = 10
+# How long a process trusts that a model is live, per engine (or test connection).
+LIVE_MODEL_TTL_S = 5.0
+_live_seen: WeakKeyDictionary[Any, float] = WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -54,33 +60,62 @@ def _require_content(session: Session, content_id: int) -> None:
 
 
 def rate(*, session: Session, user_id: int, content_id: int, score: float) -> RatingSaved:
-    """Upsert the user's rating and queue the content's stats recompute (same transaction)."""
+    """Upsert the user's rating and queue the content's stats recompute (same transaction).
+    NotFound, with nothing written, when the title does not exist."""
     score = validate_score(score)
-    _require_content(session, content_id)
     rated_at = utcnow()
-    upsert(
-        session,
-        Rating.__table__,  # type: ignore[arg-type]
-        {"user_id": user_id, "content_id": content_id, "score": score, "rated_at": rated_at},
-        keys=("user_id", "content_id"),
-    )
+    if not _upsert_if_content(session, user_id, content_id, score, rated_at):
+        raise NotFound(f"No content {content_id}.")
     job = _queue_recompute(session, content_id, user_id)
     return RatingSaved(content_id=content_id, score=score, rated_at=rated_at, job=job)
 
 
+def _upsert_if_content(
+    session: Session, user_id: int, content_id: int, score: float, rated_at: datetime
+) -> bool:
+    """The existence check and the write in one statement: False (no row written) when
+    the title does not exist."""
+    params = {"user_id": user_id, "content_id": content_id, "score": score, "rated_at": rated_at}
+    result = session.execute(_UPSERT_IF_CONTENT, params)
+    return isinstance(result, CursorResult) and result.rowcount == 1
+
+
+# Text, compiled once (SQLAlchemy 2.0 compiles a dialect's ON CONFLICT statement anew on
+# every execution). The same SQL on PostgreSQL and SQLite, which needs the WHERE.
+_UPSERT_IF_CONTENT = text(
+    "INSERT INTO ratings (user_id, content_id, score, rated_at) "
+    "SELECT :user_id, id, :score, :rated_at FROM content WHERE id = :content_id "
+    "ON CONFLICT (user_id, content_id) "
+    "DO UPDATE SET score = excluded.score, rated_at = excluded.rated_at"
+).bindparams(bindparam("rated_at", type_=Rating.__table__.c.rated_at.type))
+
+
 def unrate(*, session: Session, user_id: int, content_id: int) -> Job | None:
-    _require_content(session, content_id)
     deleted = session.execute(
         delete(Rating).where(Rating.user_id == user_id, Rating.content_id == content_id)
     )
     if not getattr(deleted, "rowcount", 0):
+        _require_content(session, content_id)  # only now: a deleted rating proves the title
         return None
     return _queue_recompute(session, content_id, user_id)
 
 
+def _model_live(session: Session) -> bool:
+    """any_active, remembered for a few seconds per database once true. It only decides
+    whether a rating also queues the viewer's refresh; "no model yet" is never cached,
+    so the first model counts from the first rating after its activation."""
+    bind = session.get_bind()
+    if time.monotonic() - _live_seen.get(bind, -inf) < LIVE_MODEL_TTL_S:
+        return True
+    live = any_active(session=session)
+    if live:
+        _live_seen[bind] = time.monotonic()
+    return live
+
+
 def _queue_recompute(session: Session, content_id: int, user_id: int) -> Job:
     """The item's stats, and (once a model is live) the user's own list, move soon."""
-    if any_active(session=session):
+    if _model_live(session):
         enqueue(
             session=session,
             type="recommender.refresh_user",
