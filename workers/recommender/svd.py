@@ -7,7 +7,12 @@ users is one matrix product instead of a `predict` call per (user, item) pair.
 
 from __future__ import annotations
 
+import ctypes
+import itertools
 from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import cache
 from typing import Any, Self
 
 import numpy as np
@@ -34,6 +39,50 @@ TUNED: dict[str, Any] = {
     "reg_all": 0.1,
     "random_state": 0,
 }
+
+
+@cache
+def _blas_thread_controls() -> tuple[tuple[Callable[[], int], Callable[[int], None]], ...]:
+    """(get, set) of the thread count of each OpenBLAS this process loaded (NumPy and
+    SciPy each bundle one); none where that cannot be found (not Linux, another BLAS)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "openblas" in line.lower()}
+    except OSError:
+        return ()
+    controls = []
+    for path in sorted(paths):
+        try:
+            library = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix, suffix in itertools.product(("openblas_", "scipy_openblas_"), ("64_", "")):
+            get = getattr(library, f"{prefix}get_num_threads{suffix}", None)
+            set_ = getattr(library, f"{prefix}set_num_threads{suffix}", None)
+            if get is not None and set_ is not None:
+                get.restype, set_.argtypes = ctypes.c_int, [ctypes.c_int]
+                controls.append((get, set_))
+                break
+    return tuple(controls)
+
+
+@contextmanager
+def _blas_on_this_thread() -> Iterator[None]:
+    """Small algebra (one user's fold-in) on the calling thread alone.
+
+    Threaded OpenBLAS wakes its other threads for a 100 x 100 product, and they then
+    spin waiting for more work for a while: in a worker that does one fold-in per job,
+    that spinning cost several times the fold-in itself. Training keeps its threads.
+    """
+    controls = _blas_thread_controls()
+    before = [get() for get, _ in controls]
+    for _, set_ in controls:
+        set_(1)
+    try:
+        yield
+    finally:
+        for (_, set_), count in zip(controls, before, strict=True):
+            set_(count)
 
 
 def trainset(data: Interactions) -> Trainset:
@@ -146,11 +195,21 @@ class SVDRatings:
         n_factors = self.item_factors.shape[1]
         if len(items) == 0:
             return 0.0, np.zeros(n_factors, dtype=np.float32)
-        design = np.hstack((np.ones((len(items), 1)), self.item_factors[items].astype(np.float64)))
+        factors = self.item_factors[items].astype(np.float64)
         residual = target - self.global_mean - self.item_bias[items]
-        penalty = np.full(n_factors + 1, self._reg("reg_pu") * len(items))
-        penalty[0] = self._reg("reg_bu") * len(items)
-        solution = np.linalg.solve(design.T @ design + np.diag(penalty), design.T @ residual)
+        # The normal equations of the design [1 | factors], assembled by blocks rather
+        # than by building the design and a diagonal penalty matrix.
+        normal = np.empty((n_factors + 1, n_factors + 1))
+        rhs = np.empty(n_factors + 1)
+        diagonal = np.arange(1, n_factors + 1)
+        with _blas_on_this_thread():
+            normal[0, 0] = len(items) * (1.0 + self._reg("reg_bu"))
+            normal[0, 1:] = normal[1:, 0] = factors.sum(axis=0)
+            normal[1:, 1:] = factors.T @ factors
+            normal[diagonal, diagonal] += self._reg("reg_pu") * len(items)
+            rhs[0] = residual.sum()
+            rhs[1:] = residual @ factors
+            solution = np.linalg.solve(normal, rhs)
         return float(solution[0]), solution[1:].astype(np.float32)
 
     def _reg(self, name: str) -> float:
