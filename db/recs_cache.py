@@ -29,6 +29,10 @@ def write_many(cache: redis.Redis | None, lists: dict[int, dict[str, Any]]) -> N
     if cache is None or not lists:
         return
     try:
+        if len(lists) == 1:  # a per-rating refresh: one SET, no pipeline to build
+            ((user_id, doc),) = lists.items()
+            cache.set(KEY.format(user_id), json.dumps(doc), ex=TTL_S)
+            return
         with cache.pipeline(transaction=False) as pipe:
             for user_id, doc in lists.items():
                 pipe.set(KEY.format(user_id), json.dumps(doc), ex=TTL_S)

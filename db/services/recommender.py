@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from db.errors import NotFound
@@ -27,6 +27,11 @@ from db.models import (
     SimilarItem,
 )
 from db.models.base import utcnow
+from db.upsert import upsert
+
+# Core tables for the per-user writes: rows as dicts, no ORM unit of work.
+_RECOMMENDATIONS: Table = Recommendation.__table__  # type: ignore[assignment]
+_FACTORS: Table = RatingFactors.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,23 @@ def active_model(*, session: Session, purpose: str) -> RecModel | None:
     return session.scalar(
         select(RecModel).where(RecModel.purpose == purpose, RecModel.active.is_(True))
     )
+
+
+@dataclass(frozen=True)
+class LiveModel:
+    """What a worker needs to serve a live version: no ORM object to load or track."""
+
+    version: int
+    purpose: str
+    algorithm: str
+    artifact_key: str
+
+
+def active_models(*, session: Session) -> dict[str, LiveModel]:
+    """The live version of each purpose that has one, in one query."""
+    columns = (RecModel.version, RecModel.purpose, RecModel.algorithm, RecModel.artifact_key)
+    rows = session.execute(select(*columns).where(RecModel.active.is_(True)))
+    return {row.purpose: LiveModel(*row) for row in rows}
 
 
 def any_active(*, session: Session) -> bool:
@@ -125,7 +147,10 @@ class Recommended:
 def replace_recommendations(
     *, session: Session, model_version: int | None, lists: Iterable[Recommended], every_user: bool
 ) -> int:
-    """Write top-N lists; with `every_user`, users absent from `lists` lose their old ones."""
+    """Write top-N lists; with `every_user`, users absent from `lists` lose their old ones.
+
+    Core rows, not ORM objects: one DELETE, then one multi-row INSERT per 10,000 rows.
+    """
     now = utcnow()
     rows: list[dict[str, Any]] = []
     users: list[int] = []
@@ -145,12 +170,15 @@ def replace_recommendations(
                 zip(entry.content_ids, entry.scores, entry.reasons, strict=True), start=1
             )
         )
+    table = _RECOMMENDATIONS
     if every_user:
-        session.execute(delete(Recommendation))
+        session.execute(delete(table))
+    elif len(users) == 1:  # the per-rating refresh: no expanding IN to render
+        session.execute(delete(table).where(table.c.user_id == users[0]))
     elif users:
-        session.execute(delete(Recommendation).where(Recommendation.user_id.in_(users)))
+        session.execute(delete(table).where(table.c.user_id.in_(users)))
     for start in range(0, len(rows), 10_000):
-        session.execute(insert(Recommendation), rows[start : start + 10_000])
+        session.execute(insert(table), rows[start : start + 10_000])
     return len(rows)
 
 
@@ -213,15 +241,18 @@ def store_factors(
 def replace_user_factors(
     *, session: Session, model_version: int, user_id: int, bias: float, vector: bytes
 ) -> None:
-    session.execute(
-        delete(RatingFactors).where(
-            RatingFactors.model_version == model_version,
-            RatingFactors.kind == "user",
-            RatingFactors.entity_id == user_id,
-        )
-    )
-    store_factors(
-        session=session, model_version=model_version, rows=[("user", user_id, bias, vector)]
+    """One statement (an upsert): the row is new for a user the version was not trained on."""
+    upsert(
+        session,
+        _FACTORS,
+        {
+            "model_version": model_version,
+            "kind": "user",
+            "entity_id": user_id,
+            "bias": bias,
+            "vector": vector,
+        },
+        keys=("model_version", "kind", "entity_id"),
     )
 
 
