@@ -47,9 +47,7 @@ def retrain(job_id: int, args: dict[str, Any], progress: Any) -> dict[str, Any]:
 @job_task("recommender.refresh_user", soft_time_limit=60, time_limit=90)
 def refresh_user(session: Session, args: dict[str, Any]) -> dict[str, Any]:
     user_id = int(args["user_id"])
-    active = {
-        p: recommender.active_model(session=session, purpose=p) for p in ("ranking", "rating")
-    }
-    if active["ranking"] is None and active["rating"] is None:
+    active = recommender.active_models(session=session)
+    if not active:
         return {"user_id": user_id, "skipped": "no active model"}
     return refresh_lists(session, user_id, active)

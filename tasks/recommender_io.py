@@ -6,7 +6,7 @@ Kept apart from the task definitions so each task reads as its few steps.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -18,7 +18,7 @@ from db import recs_cache
 from db.after_commit import call_after_commit
 from db.models import RecModel
 from db.services import ratings, recommender
-from db.services.recommender import Recommended, pack
+from db.services.recommender import LiveModel, Recommended, pack
 from db.storage import make_storage
 from tasks.context import cache_client, session_factory, settings
 from workers.recommender import pipeline
@@ -29,6 +29,7 @@ from workers.recommender.top_n import top_n
 
 LIST_LENGTH = 50
 SIMILAR = 20
+REFRESHED = "Updated from your latest ratings"
 MODEL_CLASSES: dict[str, Any] = {"ease": EASE, "svd": SVDRatings}
 # purpose -> (version, model, user ids, item ids): each purpose's live version, so that
 # a refresh using both the ranking and the rating model loads neither again.
@@ -218,7 +219,9 @@ def publish_rating_model(version: int, data: Interactions, model: SVDRatings) ->
         session.commit()
 
 
-def load_model(row: RecModel) -> tuple[Any, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+def load_model(
+    row: LiveModel | RecModel,
+) -> tuple[Any, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """The version's model and raw ids, loaded once per worker process; a newer version
     of the same purpose replaces it (one per purpose is live: memory stays bounded)."""
     held = _loaded.get(row.purpose)
@@ -233,49 +236,67 @@ def load_model(row: RecModel) -> tuple[Any, npt.NDArray[np.int64], npt.NDArray[n
     return held[1], held[2], held[3]
 
 
-def _positions(
+def _rows_of(
     sorted_ids: npt.NDArray[np.int64], wanted: npt.NDArray[np.int64]
-) -> npt.NDArray[np.bool_]:
-    """Which of `wanted` the model knows (a mask over `wanted`)."""
-    at = np.minimum(np.searchsorted(sorted_ids, wanted), max(len(sorted_ids) - 1, 0))
-    return np.asarray(sorted_ids[at] == wanted) if len(sorted_ids) else np.zeros(len(wanted), bool)
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """The model rows of those of `wanted` the model knows, and which those are (a mask)."""
+    if not len(sorted_ids):
+        return np.empty(0, dtype=np.int64), np.zeros(len(wanted), dtype=bool)
+    at = np.searchsorted(sorted_ids, wanted)
+    known = sorted_ids[np.minimum(at, len(sorted_ids) - 1)] == wanted
+    return at[known], known
+
+
+def top_k(scores: npt.NDArray[np.floating[Any]], k: int) -> npt.NDArray[np.intp]:
+    """np.argsort(-scores, kind="stable")[:k] (ties to the lower index), without sorting
+    every score: a partition finds the k-th best, and only those at least as good are sorted."""
+    negated = -scores
+    if k <= 0:
+        return np.empty(0, dtype=np.intp)
+    if k >= len(negated):
+        return np.argsort(negated, kind="stable")
+    kth = np.partition(negated, k - 1)[k - 1]
+    candidates = np.flatnonzero(negated <= kth)
+    if len(candidates) < k:  # NaNs compare false; the full sort places them last
+        return np.argsort(negated, kind="stable")[:k]
+    return candidates[np.argsort(negated[candidates], kind="stable")[:k]]
 
 
 def refresh_lists(
-    session: Session, user_id: int, active: dict[str, RecModel | None]
+    session: Session, user_id: int, active: Mapping[str, LiveModel | RecModel | None]
 ) -> dict[str, Any]:
     """Fold the user's current ratings into the live models: their list and factors move now."""
     rated = ratings.scores_for_user(session=session, user_id=user_id)
     ids = np.fromiter(rated.keys(), dtype=np.int64, count=len(rated))
     values = np.fromiter(rated.values(), dtype=np.float32, count=len(rated))
     result: dict[str, Any] = {"user_id": user_id, "rated": len(rated)}
-    if (ranking := active["ranking"]) is not None:
+    if (ranking := active.get("ranking")) is not None:
         model, _, items = load_model(ranking)
-        known = np.searchsorted(items, ids[_positions(items, ids)])
-        scores = model.fold_in(known)
-        scores[known] = -np.inf
-        best = np.argsort(-scores, kind="stable")[:LIST_LENGTH]
+        rated_rows, _ = _rows_of(items, ids)
+        scores = model.fold_in(rated_rows)
+        scores[rated_rows] = -np.inf
+        best = top_k(scores, LIST_LENGTH)
         best = best[np.isfinite(scores[best])]
         entry = Recommended(
             user_id=user_id,
             content_ids=items[best].tolist(),
-            scores=[float(s) for s in scores[best]],
-            reasons=["Updated from your latest ratings"] * len(best),
+            scores=scores[best].tolist(),
+            reasons=[REFRESHED] * len(best),
         )
         recommender.replace_recommendations(
             session=session, model_version=ranking.version, lists=[entry], every_user=False
         )
         _cache(session, ranking.version, [entry])
         result["items"] = len(best)
-    if (rating := active["rating"]) is not None:
+    if (rating := active.get("rating")) is not None:
         svd, _, items = load_model(rating)
-        mask = _positions(items, ids)
-        bias, factors = svd.fold_in(np.searchsorted(items, ids[mask]), values[mask])
+        rows, known = _rows_of(items, ids)
+        bias, factors = svd.fold_in(rows, values[known])
         recommender.replace_user_factors(
             session=session,
             model_version=rating.version,
             user_id=user_id,
             bias=bias,
-            vector=pack(factors.tolist()),
+            vector=factors.astype("<f4").tobytes(),  # pack()'s bytes, without a list
         )
     return result

@@ -1,0 +1,238 @@
+"""The per-rating refresh (recommender.refresh_user) on PostgreSQL and Redis, with real
+models trained on the test's ratings, against the straightforward computation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.testing as npt
+import pytest
+import redis
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from db import recs_cache
+from db.models import Rating, RatingFactors, RecModel, Recommendation
+from db.services import ratings, recommender
+from db.services.recommender import Recommended, pack, unpack
+from tasks import recommender_io
+from tasks.recommender import refresh_user
+from tests.factories import make_content, make_user
+from workers.recommender.data import Interactions
+from workers.recommender.ease import EASE
+from workers.recommender.svd import SVDRatings
+
+REASON = "Updated from your latest ratings"
+
+
+@dataclass
+class Trained:
+    users: list[int]
+    titles: list[int]
+    ease: EASE
+    svd: SVDRatings
+    data: Interactions
+    versions: dict[str, int]
+
+
+@pytest.fixture
+def cache(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    keys = list(client.scan_iter(recs_cache.KEY.format("*")))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+def version(session: Session, purpose: str, *, active: bool = True) -> int:
+    row = recommender.record_model(
+        session=session,
+        purpose=purpose,
+        algorithm="ease" if purpose == "ranking" else "svd",
+        params={},
+        metrics={},
+        artifact_key=f"models/test/{purpose}.npz",
+        trained_ratings=0,
+        job_id=None,
+    )
+    if active:
+        recommender.activate(session=session, version=row.version, decision="test")
+    return row.version
+
+
+@pytest.fixture
+def trained(db_session: Session, cache: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> Trained:
+    """8 users who rated 25 of 80 titles each, and both models fitted on that."""
+    rng = np.random.default_rng(11)
+    users = [make_user(db_session).id for _ in range(8)]
+    titles = [make_content(db_session).id for _ in range(80)]
+    triples = [
+        (user, title, float(rng.integers(1, 11) / 2))
+        for user in users
+        for title in rng.choice(titles, 25, replace=False).tolist()
+    ]
+    # In bulk: the rating service's per-rating jobs are not what these tests are about.
+    db_session.execute(
+        insert(Rating), [{"user_id": u, "content_id": c, "score": s} for u, c, s in triples]
+    )
+    data = Interactions.from_arrays(*zip(*triples, strict=True))
+    ease, svd = EASE(l2=5.0), SVDRatings(n_factors=6, n_epochs=10)
+    ease.fit(data)
+    svd.fit(data)
+    models: dict[str, Any] = {"ranking": ease, "rating": svd}
+    monkeypatch.setattr(
+        recommender_io, "load_model", lambda row: (models[row.purpose], data.users, data.items)
+    )
+    monkeypatch.setattr(recommender_io, "cache_client", lambda: cache)
+    versions = {p: version(db_session, p) for p in models}
+    db_session.flush()
+    return Trained(users, titles, ease, svd, data, versions)
+
+
+def reference_list(t: Trained, rated: dict[int, float]) -> list[int]:
+    """Today's ranking written out: the rated items' weight rows summed, a full sort."""
+    known = set(t.data.items.tolist())
+    rows = [int(np.searchsorted(t.data.items, c)) for c in rated if c in known]
+    scores = np.zeros(t.data.n_items, np.float32)
+    for row in set(rows):
+        scores += t.ease.weights[row]
+    scores[rows] = -np.inf
+    best = [int(i) for i in np.argsort(-scores, kind="stable")[:50] if np.isfinite(scores[i])]
+    return [int(t.data.items[i]) for i in best]
+
+
+def stored(session: Session, user_id: int) -> list[tuple[int, float, str, int | None]]:
+    rows = session.execute(
+        select(
+            Recommendation.content_id,
+            Recommendation.score,
+            Recommendation.reason,
+            Recommendation.model_version,
+        )
+        .where(Recommendation.user_id == user_id)
+        .order_by(Recommendation.rank)
+    )
+    return [tuple(r) for r in rows]
+
+
+def factors(session: Session, version: int, user_id: int) -> list[tuple[float, bytes]]:
+    rows = session.execute(
+        select(RatingFactors.bias, RatingFactors.vector).where(
+            RatingFactors.model_version == version,
+            RatingFactors.kind == "user",
+            RatingFactors.entity_id == user_id,
+        )
+    )
+    return [tuple(r) for r in rows]
+
+
+def test_refresh_writes_the_reference_list_to_the_database_and_redis(
+    db_session: Session, trained: Trained, cache: redis.Redis
+) -> None:
+    user, other = trained.users[0], trained.users[1]
+    recommender.replace_recommendations(
+        session=db_session,
+        model_version=trained.versions["ranking"],
+        lists=[
+            Recommended(u, trained.titles[:60], [1.0] * 60, ["old"] * 60) for u in (user, other)
+        ],
+        every_user=True,
+    )
+    ratings.rate(session=db_session, user_id=user, content_id=trained.titles[0], score=5.0)
+    rated = ratings.scores_for_user(session=db_session, user_id=user)
+
+    result = refresh_user(db_session, {"user_id": user})
+    db_session.commit()
+
+    expected = reference_list(trained, rated)
+    assert len(expected) == 50 and not set(expected) & set(rated)
+    assert result == {"user_id": user, "rated": len(rated), "items": 50}
+    rows = stored(db_session, user)
+    assert [r[0] for r in rows] == expected
+    assert {(r[2], r[3]) for r in rows} == {(REASON, trained.versions["ranking"])}
+    assert len(stored(db_session, other)) == 60  # another viewer's list stands
+    doc = recs_cache.read(cache, user)
+    assert doc is not None and set(doc) == {"model_version", "generated_at", "items"}
+    assert doc["model_version"] == trained.versions["ranking"]
+    assert [item[0] for item in doc["items"]] == expected
+    assert all(item[2] == REASON for item in doc["items"])
+    npt.assert_allclose([item[1] for item in doc["items"]], [r[1] for r in rows], rtol=1e-6)
+
+
+def test_refresh_folds_the_ratings_into_the_rating_model(
+    db_session: Session, trained: Trained
+) -> None:
+    user, rating_version = trained.users[2], trained.versions["rating"]
+    recommender.store_factors(
+        session=db_session, model_version=rating_version, rows=[("user", user, 9.0, pack([0.0]))]
+    )
+    refresh_user(db_session, {"user_id": user})
+
+    rated = ratings.scores_for_user(session=db_session, user_id=user)
+    rows = np.searchsorted(trained.data.items, list(rated))
+    bias, vector = trained.svd.fold_in(rows, list(rated.values()))
+    (row,) = factors(db_session, rating_version, user)  # replaced, not added
+    assert row[0] == pytest.approx(bias)
+    npt.assert_allclose(unpack(row[1]), vector, rtol=1e-6)
+
+
+def test_a_viewer_the_models_never_saw_gets_a_list_and_factors(
+    db_session: Session, trained: Trained
+) -> None:
+    newcomer = make_user(db_session).id
+    unknown = make_content(db_session).id  # created after training
+    for title, score in ((trained.titles[3], 4.5), (trained.titles[4], 2.0), (unknown, 5.0)):
+        ratings.rate(session=db_session, user_id=newcomer, content_id=title, score=score)
+
+    result = refresh_user(db_session, {"user_id": newcomer})
+
+    rated = ratings.scores_for_user(session=db_session, user_id=newcomer)
+    ids = [r[0] for r in stored(db_session, newcomer)]
+    assert result["rated"] == 3 and ids == reference_list(trained, rated)
+    assert len(ids) == 50 and not set(ids) & set(rated)
+    assert len(factors(db_session, trained.versions["rating"], newcomer)) == 1
+
+
+def deactivate(session: Session, purpose: str) -> None:
+    session.execute(update(RecModel).where(RecModel.purpose == purpose).values(active=False))
+
+
+def test_with_only_the_rating_model_live_no_list_is_written(
+    db_session: Session, trained: Trained
+) -> None:
+    deactivate(db_session, "ranking")
+    user = trained.users[5]
+
+    result = refresh_user(db_session, {"user_id": user})
+
+    assert "items" not in result and stored(db_session, user) == []
+    assert len(factors(db_session, trained.versions["rating"], user)) == 1
+
+
+def test_with_only_the_ranking_model_live_no_factors_are_written(
+    db_session: Session, trained: Trained
+) -> None:
+    deactivate(db_session, "rating")
+    user = trained.users[6]
+
+    assert refresh_user(db_session, {"user_id": user})["items"] == 50
+    assert factors(db_session, trained.versions["rating"], user) == []
+
+
+def test_without_a_live_model_the_refresh_is_skipped(
+    db_session: Session, trained: Trained, cache: redis.Redis
+) -> None:
+    deactivate(db_session, "ranking")
+    deactivate(db_session, "rating")
+    user = trained.users[7]
+
+    assert refresh_user(db_session, {"user_id": user}) == {
+        "user_id": user,
+        "skipped": "no active model",
+    }
+    db_session.commit()
+    assert stored(db_session, user) == [] and recs_cache.read(cache, user) is None
