@@ -25,7 +25,7 @@ from db.models import Job
 from db.models.base import utcnow
 from db.outbox import publish_after_commit
 from db.request_context import current_request_id
-from db.services.job_rows import insert_unless_queued
+from db.services.job_rows import insert_or_join, queued
 
 FINISHED = frozenset({"succeeded", "failed", "dead"})
 CANCELLED = "Cancelled by an operator."
@@ -82,29 +82,16 @@ def enqueue(
     if dedup_key is None:
         return _add(session, Job(**values))
     values["dedup_key"] = dedup_key
-    # In a savepoint an ORM add, whose rollback makes the Job transient (the outbox then
-    # drops it); elsewhere one statement and no savepoint, usually the only one.
-    write = _add_in_savepoint if session.in_nested_transaction() else _insert_unless_queued
     for _ in range(5):
-        job = write(session, values)
+        if session.in_nested_transaction():
+            # An ORM add, whose rollback makes the Job transient: the outbox drops it.
+            job = _add_in_savepoint(session, values) or queued(session=session, dedup_key=dedup_key)
+        else:
+            job = insert_or_join(session=session, values=values)  # usually one statement
         if job is not None:
             return job
-        pending = session.scalar(
-            select(Job)
-            .where(Job.dedup_key == dedup_key, Job.status == "queued")
-            .with_for_update(read=True)
-        )
-        if pending is not None:
-            return pending
-        # The queued row started (or was cancelled) between the two statements: again.
+        # The queued row started (or was cancelled) before this transaction saw it: again.
     raise RuntimeError(f"could not enqueue or join a job for {dedup_key!r}")
-
-
-def _insert_unless_queued(session: Session, values: dict[str, Any]) -> Job | None:
-    job = insert_unless_queued(session=session, values=values)
-    if job is not None:
-        publish_after_commit(session, job)  # not a flush of session.new: tell the outbox
-    return job
 
 
 def _add_in_savepoint(session: Session, values: dict[str, Any]) -> Job | None:

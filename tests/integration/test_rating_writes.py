@@ -72,14 +72,14 @@ def test_a_rating_is_one_statement_per_write_and_no_savepoint(
     with Statements(connection) as first:
         ratings.rate(session=db_session, user_id=users[0], content_id=items[0], score=3)
     # upsert, the live-model check, the viewer's refresh, the title's recompute
-    assert first == ["INSERT", "SELECT", "INSERT", "INSERT"]
+    assert first == ["INSERT", "SELECT", "WITH", "WITH"]
     with Statements(connection) as new:
         ratings.rate(session=db_session, user_id=users[1], content_id=items[1], score=3)
-    assert new == ["INSERT", "INSERT", "INSERT"]  # the live model is remembered
+    assert new == ["INSERT", "WITH", "WITH"]  # the live model is remembered
     with Statements(connection) as joined:
         saved = ratings.rate(session=db_session, user_id=users[1], content_id=items[1], score=4)
-    # Both jobs are still queued: each insert yields, and the queued row is share-locked.
-    assert joined == ["INSERT", "INSERT", "SELECT", "INSERT", "SELECT"]
+    # Both jobs are still queued: each statement share-locks and returns the queued row.
+    assert joined == ["INSERT", "WITH", "WITH"]
     keys = db_session.scalars(select(Job.dedup_key).order_by(Job.id)).all()
     recs, stats = [f"recs:{u}" for u in users], [f"stats:{i}" for i in items]
     assert keys == [recs[0], stats[0], recs[1], stats[1]]
