@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import Content, ContentStats, Genre, SimilarItem, ViewingProgress, content_genres
+from db.models import Content, ContentStats, Genre, SimilarItem, content_genres
 
 
 def best_rated(*, session: Session, genre: str | None, limit: int) -> list[int]:
@@ -57,19 +57,3 @@ def newest_unrated(*, session: Session, limit: int) -> list[tuple[int, int | Non
         .limit(limit)
     )
     return [(content_id, owner_id) for content_id, owner_id in rows]
-
-
-def continue_watching(*, session: Session, user_id: int, limit: int) -> list[int]:
-    """Titles the user started and did not finish, most recent first."""
-    return list(
-        session.scalars(
-            select(ViewingProgress.content_id)
-            .where(
-                ViewingProgress.user_id == user_id,
-                ViewingProgress.completed.is_(False),
-                ViewingProgress.position_s > 0,
-            )
-            .order_by(ViewingProgress.watched_at.desc())
-            .limit(limit)
-        )
-    )

@@ -21,6 +21,7 @@ from flask_jwt_extended import (
 
 from db.models import User
 from db.settings import Settings
+from web.auth.verified import VerifyingOnceJWTManager
 from web.errors import error_response
 from web.runtime import runtime
 
@@ -44,7 +45,7 @@ def init_jwt(app: Flask, settings: Settings) -> JWTManager:
         JWT_SESSION_COOKIE=False,
         JWT_ERROR_MESSAGE_KEY="message",
     )
-    jwt = JWTManager(app)
+    jwt = VerifyingOnceJWTManager(app)
 
     def unauthorized(reason: str) -> Response:
         return error_response(401, reason)

@@ -6,8 +6,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from db.read_models import viewer
 from db.services import content as catalogue
-from db.services import ratings, recommender, viewing
+from db.services import ratings, viewing
 from web.auth.roles import current_user_id, has_role, optional_user_id, require_roles
 from web.blueprint import Blueprint
 from web.content.schemas import (
@@ -65,11 +66,8 @@ def content_for(session: Session, content_id: int, user_id: int | None) -> str:
     """The Content document as `user_id` (None: anonymous) sees it, as JSON text."""
     if user_id is None:
         return one(session, content_id, your_rating=None, predicted=None)
-    mine = ratings.scores_for(session=session, user_id=user_id, content_ids=[content_id])
-    predicted = recommender.predicted_rating(
-        session=session, user_id=user_id, content_id=content_id
-    )
-    return one(session, content_id, your_rating=mine.get(content_id), predicted=predicted)
+    mine, predicted = viewer.title_overlay(session, user_id, content_id)
+    return one(session, content_id, your_rating=mine, predicted=predicted)
 
 
 @blp.patch("/content/<id:content_id>")

@@ -32,6 +32,7 @@ blp = Blueprint("recommendations", __name__, description="Recommendations")
 
 NEW_TITLE_SLOT = 2  # 0-based: the third place of a list goes to a title nobody rated yet
 NEW_TITLES = 10
+SPARE = 10  # candidates checked beyond the limit, for titles rated since the list
 
 
 class LimitQuery(InputSchema):
@@ -121,21 +122,26 @@ def picks_for(session: Session, user_id: int, limit: int, also: Sequence[int] = 
         or _cold_start(session, user_id, limit)
     )
     fresh = [(c, owner) for c, owner in _newest_unrated(session) if owner != user_id]
-    candidates = [c for c, _, _ in picks.items] + [c for c, _ in fresh]
-    # The list was written before the viewer's latest ratings: they are checked here.
-    mine = my_ratings(session, user_id, [*candidates, *also])
+    # The list was written before the viewer's latest ratings: they are checked here,
+    # for the head of the list (its refresh follows each rating within seconds, so
+    # few are rated meanwhile); the whole list only when the head falls short.
+    head = [c for c, _, _ in picks.items[: limit + SPARE]]
+    mine = my_ratings(session, user_id, [*head, *(c for c, _ in fresh), *also])
+    if len(picks.items) > len(head) and len(set(head) - set(mine)) < limit + 1:
+        mine |= my_ratings(session, user_id, [c for c, _, _ in picks.items[len(head) :]])
     seen: set[int] = set()
     kept: list[Pick] = []
     for pick in picks.items:
         if pick[0] not in mine and pick[0] not in seen:
             seen.add(pick[0])
             kept.append(pick)
-    wanted = [c for c, _, _ in kept[: limit + 1]] + [c for c, _ in fresh]
-    docs = documents(session, [*wanted, *also])
+    unrated = [c for c, _ in fresh if c not in mine and c not in seen]
+    new = unrated[user_id % len(unrated)] if unrated else None  # spread them over viewers
+    # One more than the limit: the new title pushes the last pick out.
+    wanted = [c for c, _, _ in kept[: limit + 1]]
+    docs = documents(session, [*wanted, *([new] if new is not None else []), *also])
     kept = [p for p in kept if p[0] in docs][:limit]
-    unrated = [c for c, _ in fresh if c not in mine and c not in seen and c in docs]
-    if unrated and len(kept) > NEW_TITLE_SLOT:
-        new = unrated[user_id % len(unrated)]  # spread the new titles over viewers
+    if new is not None and new in docs and len(kept) > NEW_TITLE_SLOT:
         kept = [*kept[:NEW_TITLE_SLOT], (new, 0.0, "New on cbrtl"), *kept[NEW_TITLE_SLOT:-1]]
     if picks.model_version is None:  # the cold start scores by the titles' own ratings
         kept = [(c, _bayesian(docs[c]), r) for c, _, r in kept]
@@ -150,8 +156,11 @@ def _bayesian(document: str) -> float:
 def recommendations_json(session: Session, user_id: int, limit: int) -> str:
     listing = picks_for(session, user_id, limit)
     picks, docs = listing.picks, listing.docs
+    reasons: dict[str, str] = {}  # a list repeats a handful of reasons
     items = [
-        obj(content=Raw(docs[c]), score=score, reason=reason) for c, score, reason in picks.items
+        f'{{"content":{docs[c]},"score":{json.dumps(score)},"reason":'
+        f"{reasons.get(r) or reasons.setdefault(r, json.dumps(r))}}}"
+        for c, score, r in picks.items
     ]
     return obj(
         model_version=picks.model_version, generated_at=picks.generated_at, items=Raw(array(items))

@@ -15,8 +15,8 @@ from flask import Response
 from sqlalchemy.orm import Session
 
 from db.errors import NotFound
+from db.read_models import viewer
 from db.read_models.titles import with_viewer
-from db.services import ratings
 from web.runtime import runtime
 
 
@@ -29,7 +29,7 @@ def my_ratings(session: Session, user_id: int | None, ids: Iterable[int]) -> dic
     """The viewer's scores of these titles, in one query (none when signed out)."""
     if user_id is None:
         return {}
-    return ratings.scores_for(session=session, user_id=user_id, content_ids=sorted(set(ids)))
+    return viewer.scores(session, user_id, ids)
 
 
 def for_viewer(

@@ -14,6 +14,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import Session
 
 from db import trending_cache
+from db.read_models import viewer
 from db.read_models.titles import with_field, with_viewer
 from db.services import discovery, preferences, trending
 from web.auth.roles import optional_user_id
@@ -115,7 +116,7 @@ def home_rows(session: Session, user_id: int | None) -> list[Row]:
             for key, title, ids in shared
             if any(i in docs for i in ids)
         ]
-    started = discovery.continue_watching(session=session, user_id=user_id, limit=ROW_LENGTH)
+    started = viewer.continue_watching(session, user_id, ROW_LENGTH)
     row_ids = [i for _, _, ids in shared for i in ids]
     # Picks are never titles the viewer rated; the rest carry the viewer's rating.
     listing = picks_for(session, user_id, ROW_LENGTH, also=[*started, *row_ids])

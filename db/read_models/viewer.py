@@ -1,0 +1,116 @@
+"""The per-viewer overlay on shared documents: one round trip each, no ORM objects.
+
+These run on nearly every signed-in request, so the statements are built once with
+bound parameters (an `IN` list as an expanding parameter): building and keying a
+fresh statement per request cost more CPU than the query itself.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable
+
+from sqlalchemy import (
+    BigInteger,
+    LargeBinary,
+    Select,
+    any_,
+    bindparam,
+    literal,
+    null,
+    select,
+    union_all,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Session
+
+from db.models import Rating, RatingFactors, RecModel, ViewingProgress
+
+_SCORES = select(Rating.content_id, Rating.score).where(
+    Rating.user_id == bindparam("user_id"),
+    Rating.content_id.in_(bindparam("ids", expanding=True)),
+)
+# PostgreSQL takes the ids as one array parameter: nothing to render per id.
+_SCORES_PG = select(Rating.content_id, Rating.score).where(
+    Rating.user_id == bindparam("user_id"),
+    Rating.content_id == any_(bindparam("ids", type_=postgresql.ARRAY(BigInteger))),
+)
+
+_FACTORS = (
+    select(RatingFactors.kind, RatingFactors.bias, RatingFactors.vector)
+    .join(RecModel, RecModel.version == RatingFactors.model_version)
+    .where(
+        RecModel.purpose == "rating",
+        RecModel.active.is_(True),
+        (
+            ((RatingFactors.kind == "user") & (RatingFactors.entity_id == bindparam("user_id")))
+            | ((RatingFactors.kind == "item") & (RatingFactors.entity_id == bindparam("item_id")))
+            | (RatingFactors.kind == "mean")
+        ),
+    )
+)
+# The viewer's own score of the title rides along as a row of kind "own".
+_OWN = select(literal("own"), Rating.score, null().cast(LargeBinary)).where(
+    Rating.user_id == bindparam("user_id"), Rating.content_id == bindparam("item_id")
+)
+_TITLE_OVERLAY = union_all(_OWN, _FACTORS)
+
+_STARTED: Select[tuple[int]] = (
+    select(ViewingProgress.content_id)
+    .where(
+        ViewingProgress.user_id == bindparam("user_id"),
+        ViewingProgress.completed.is_(False),
+        ViewingProgress.position_s > 0,
+    )
+    .order_by(ViewingProgress.watched_at.desc())
+    .limit(bindparam("limit"))
+)
+
+
+def scores(session: Session, user_id: int, content_ids: Iterable[int]) -> dict[int, float]:
+    """The viewer's scores of these titles (those they rated)."""
+    ids = sorted(set(content_ids))
+    if not ids:
+        return {}
+    conn = session.connection()
+    stmt = _SCORES_PG if conn.dialect.name == "postgresql" else _SCORES
+    rows = conn.execute(stmt, {"user_id": user_id, "ids": ids})
+    return {content_id: score for content_id, score in rows}
+
+
+def title_overlay(
+    session: Session, user_id: int, content_id: int
+) -> tuple[float | None, float | None]:
+    """(the viewer's score, the active rating model's prediction) for one title."""
+    rows = (
+        session.connection()
+        .execute(_TITLE_OVERLAY, {"user_id": user_id, "item_id": content_id})
+        .all()
+    )
+    found = {kind: (bias, vector) for kind, bias, vector in rows}
+    own = found.pop("own", (None, None))[0]
+    return own, predicted(found)
+
+
+def predicted(found: dict[str, tuple[float, bytes | None]]) -> float | None:
+    """mu + bu + bi + pu.qi from the factor rows by kind, clipped to the score range."""
+    if "mean" not in found or "item" not in found:
+        return None
+    mean = found["mean"][0]
+    item_bias, item_vector = found["item"]
+    if "user" not in found:
+        return round(min(5.0, max(0.5, mean + item_bias)), 2)
+    user_bias, user_vector = found["user"]
+    dot = sum(a * b for a, b in zip(_floats(user_vector), _floats(item_vector), strict=True))
+    return round(min(5.0, max(0.5, mean + user_bias + item_bias + dot)), 2)
+
+
+def _floats(blob: bytes | None) -> tuple[float, ...]:
+    blob = blob or b""
+    return struct.unpack(f"<{len(blob) // 4}f", blob)
+
+
+def continue_watching(session: Session, user_id: int, limit: int) -> list[int]:
+    """Titles the viewer started and did not finish, most recent first."""
+    rows = session.connection().execute(_STARTED, {"user_id": user_id, "limit": limit})
+    return [content_id for (content_id,) in rows]
