@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from db import outbox
 from db.broker import CeleryPublisher
 from db.engine import make_engine, make_session_factory
+from db.job_types import job_type
 from db.migrate import upgrade
 from db.models import Job
 from db.outbox import BackgroundPublisher
@@ -42,6 +43,9 @@ def engine(database: str) -> Iterator[Engine]:
     engine = make_engine(database)
     yield engine
     engine.dispose()
+
+
+STATS_TASK = job_type("ratings.recompute_stats").task
 
 
 class Gated:
@@ -175,6 +179,22 @@ def test_a_dead_thread_is_replaced_and_its_jobs_wait_for_the_relay(
     assert unpublished(engine) == [lost]
     assert drain_job_ids(ratings_queue) == [sent]
     background.close()
+
+
+def test_database_away_at_the_mark_leaves_the_jobs_for_the_relay(
+    publisher: CeleryPublisher, ratings_queue: Connection, caplog: pytest.LogCaptureFixture
+) -> None:
+    away = make_engine(f"postgresql+psycopg2://nobody@127.0.0.1:{services.free_port()}/none")
+    background = BackgroundPublisher(lambda: publisher, engine=away)
+    with caplog.at_level(logging.ERROR, logger="db.outbox"):
+        background.submit([outbox.Outgoing(job_id=41, task=STATS_TASK, queue="ratings")])
+        assert background.flush(timeout=30)
+    assert "the relay will send them" in caplog.text  # published, not marked: sent again
+    background.submit([outbox.Outgoing(job_id=42, task=STATS_TASK, queue="ratings")])
+    assert background.flush(timeout=30)  # the thread lives on
+    assert drain_job_ids(ratings_queue) == [41, 42]
+    background.close()
+    away.dispose()
 
 
 def test_a_forked_child_publishes_through_its_own_thread_and_connection(
