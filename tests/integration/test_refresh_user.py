@@ -11,7 +11,7 @@ import numpy as np
 import numpy.testing as npt
 import pytest
 import redis
-from sqlalchemy import insert, select, update
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.orm import Session
 
 from db import recs_cache
@@ -236,3 +236,23 @@ def test_without_a_live_model_the_refresh_is_skipped(
     }
     db_session.commit()
     assert stored(db_session, user) == [] and recs_cache.read(cache, user) is None
+
+
+def test_the_refresh_writes_work_on_the_embedded_sqlite(sqlite_engine: Engine) -> None:
+    with Session(sqlite_engine) as session:
+        user, title = make_user(session).id, make_content(session).id
+        live = version(session, "rating")
+        for bias in (1.0, 2.0):  # the first inserts, the second replaces
+            recommender.replace_user_factors(
+                session=session, model_version=live, user_id=user, bias=bias, vector=pack([bias])
+            )
+        for score in (1.0, 2.0):
+            recommender.replace_recommendations(
+                session=session,
+                model_version=None,
+                lists=[Recommended(user, [title], [score], [REASON])],
+                every_user=False,
+            )
+        session.commit()
+        assert factors(session, live, user) == [(2.0, pack([2.0]))]
+        assert stored(session, user) == [(title, 2.0, REASON, None)]
