@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from db.models import Content, Rating, ViewingProgress
+from db.models import Rating, ViewingProgress
 from db.models.base import utcnow
 from db.services.content import get_content
 from db.upsert import upsert
@@ -16,7 +16,7 @@ from db.upsert import upsert
 
 @dataclass(frozen=True)
 class HistoryEntry:
-    content: Content
+    content_id: int
     position_s: float
     completed: bool
     watched_at: datetime
@@ -54,8 +54,13 @@ def history(
         select(func.count()).select_from(ViewingProgress).where(ViewingProgress.user_id == user_id)
     )
     rows = session.execute(
-        select(ViewingProgress, Content, Rating.score)
-        .join(Content, Content.id == ViewingProgress.content_id)
+        select(
+            ViewingProgress.content_id,
+            ViewingProgress.position_s,
+            ViewingProgress.completed,
+            ViewingProgress.watched_at,
+            Rating.score,
+        )
         .outerjoin(
             Rating,
             (Rating.content_id == ViewingProgress.content_id) & (Rating.user_id == user_id),
@@ -65,25 +70,5 @@ def history(
         .offset((page - 1) * per_page)
         .limit(per_page)
     ).all()
-    entries = [
-        HistoryEntry(content, progress.position_s, progress.completed, progress.watched_at, score)
-        for progress, content, score in rows
-    ]
+    entries = [HistoryEntry(*row) for row in rows]
     return entries, int(total or 0)
-
-
-def continue_watching(*, session: Session, user_id: int, limit: int) -> list[Content]:
-    """Titles the user started and did not finish, most recent first."""
-    return list(
-        session.scalars(
-            select(Content)
-            .join(ViewingProgress, ViewingProgress.content_id == Content.id)
-            .where(
-                ViewingProgress.user_id == user_id,
-                ViewingProgress.completed.is_(False),
-                ViewingProgress.position_s > 0,
-            )
-            .order_by(ViewingProgress.watched_at.desc())
-            .limit(limit)
-        )
-    )

@@ -15,8 +15,8 @@ from db.read_models.titles import VIEWER_TAIL, TitleStore
 from db.services import ratings
 from tests.auth import login
 from tests.factories import make_content, make_published_video, make_user
-from web.content.presenters import content_document
 from web.content.schemas import ContentOut
+from web.media.urls import media_urls
 from web.runtime import runtime
 
 
@@ -30,27 +30,47 @@ def creator_headers(client: FlaskClient, session: Session) -> tuple[Any, dict[st
     return user, login(client, user.email)
 
 
-def test_documents_are_what_the_schema_dumps(app: Flask, db_session: Session) -> None:
+def test_documents_are_the_content_documents_of_the_api(app: Flask, db_session: Session) -> None:
     owner = make_user(db_session, roles=("creator",))
     item = make_content(
         db_session, owner=owner, genres=["Drama", "Comedy"], release_year=1999, description="é"
     )
-    make_published_video(db_session, item, job_id=7)
+    video = make_published_video(db_session, item, job_id=7)
     for score in (4.0, 2.5):
         ratings.rate(
             session=db_session, user_id=make_user(db_session).id, content_id=item.id, score=score
         )
-    ratings.recompute_stats(session=db_session, content_id=item.id)
-    db_session.refresh(item)
+    stats = ratings.recompute_stats(session=db_session, content_id=item.id, prior_mean=3.0)
     plain = make_content(db_session, genres=[])
     with app.test_request_context():
         docs = runtime().titles.documents(db_session, [item.id, plain.id])
-        for content in (item, plain):
-            expected = ContentOut().dump(content_document(content))
-            assert json.loads(docs[content.id]) == expected
-            assert docs[content.id].endswith(VIEWER_TAIL)
-    assert json.loads(docs[item.id])["rating"]["count"] == 2
-    assert json.loads(docs[item.id])["video"]["poster_url"]
+        urls = media_urls()
+        rich, bare = json.loads(docs[item.id]), json.loads(docs[plain.id])
+        assert set(rich) == set(ContentOut().fields) == set(bare)
+        assert all(d.endswith(VIEWER_TAIL) for d in docs.values())
+        assert rich["id"] == item.id and rich["owner_id"] == owner.id
+        assert (rich["title"], rich["description"], rich["release_year"]) == (
+            item.title,
+            "é",
+            1999,
+        )
+        assert rich["genres"] == ["Comedy", "Drama"]
+        assert rich["created_at"] == item.created_at.isoformat()
+        assert rich["rating"] == {
+            "average": stats["mean"],
+            "count": 2,
+            "bayesian": (10 * 3.0 + 6.5) / 12,
+        }
+        assert video.poster_key is not None
+        assert rich["video"] == {
+            "status": "ready",
+            "poster_url": urls.direct(video.poster_key),
+            "thumbnail_url": urls.direct(video.thumbnail_keys[0]),
+        }
+        assert bare["genres"] == [] and bare["video"]["status"] == "none"
+        assert bare["rating"] == {"average": None, "count": 0, "bayesian": None}
+        # The API sends the same documents.
+        assert app.test_client().get(f"/api/v1/content/{item.id}").json == rich
 
 
 def test_an_edit_is_served_at_once(client: FlaskClient, db_session: Session, app: Flask) -> None:

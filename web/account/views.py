@@ -8,12 +8,13 @@ from flask_jwt_extended import get_jwt
 from marshmallow import Schema, fields
 
 from db.models import User
+from db.read_models.titles import with_viewer
 from db.services import preferences, sessions, users, viewing
 from web.auth.roles import current_user_id, require_roles
 from web.auth.schemas import PasswordChange, Preferences, ProfilePatch, UserOut
 from web.blueprint import Blueprint
-from web.content.presenters import content_document
 from web.content.schemas import ContentOut
+from web.discovery.titles import Raw, array, documents, json_response, obj
 from web.pagination import PageArgs, page_document, page_schema
 from web.rate_limits import check_password_attempt, password_accepted, password_refused
 from web.runtime import db_session, runtime
@@ -96,16 +97,20 @@ def put_preferences(body: dict[str, Any]) -> dict[str, list[str]]:
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_schema(HistoryEntryOut, "HistoryPage"))
 @require_roles()
-def history(args: dict[str, int]) -> dict[str, Any]:
-    entries, total = viewing.history(session=db_session(), user_id=current_user_id(), **args)
+def history(args: dict[str, int]) -> Any:
+    session = db_session()
+    entries, total = viewing.history(session=session, user_id=current_user_id(), **args)
+    docs = documents(session, [e.content_id for e in entries])
     items = [
-        {
-            "content": content_document(e.content, your_rating=e.your_rating),
-            "position_s": e.position_s,
-            "completed": e.completed,
-            "watched_at": e.watched_at,
-            "your_rating": e.your_rating,
-        }
+        obj(
+            content=Raw(with_viewer(docs[e.content_id], e.your_rating, None)),
+            position_s=float(e.position_s),
+            completed=e.completed,
+            watched_at=e.watched_at.isoformat(),
+            your_rating=e.your_rating,
+        )
         for e in entries
+        if e.content_id in docs
     ]
-    return page_document(items, total=total, **args)
+    page = page_document([], total=total, **args)
+    return json_response(obj(**{**page, "items": Raw(array(items))}))

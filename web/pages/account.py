@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, redirect, render_template, request
 from werkzeug.wrappers import Response
 
+from db.read_models.titles import with_viewer
 from db.services import content as catalogue
 from db.services import preferences, viewing
-from web.content.presenters import content_document
+from web.discovery.titles import documents
 from web.pages.query import page_number
 from web.pages.viewer import current_viewer, signed_in
 from web.runtime import db_session
@@ -63,14 +66,16 @@ def profile() -> str:
     entries, total = viewing.history(
         session=session, user_id=viewer.id, page=page, per_page=HISTORY_PAGE
     )
+    docs = documents(session, [e.content_id for e in entries])
     history = [
         {
-            "content": content_document(e.content, your_rating=e.your_rating),
+            "content": json.loads(with_viewer(docs[e.content_id], e.your_rating, None)),
             "position_s": e.position_s,
             "completed": e.completed,
             "watched_at": e.watched_at,
         }
         for e in entries
+        if e.content_id in docs
     ]
     return render_template(
         "profile.html",
