@@ -16,6 +16,7 @@ from db.engine import make_engine, make_session_factory
 from db.log_setup import configure_logging
 from db.media_urls import MediaUrls
 from db.outbox import BackgroundPublisher
+from db.read_models.recent_ratings import RecentRatings
 from db.read_models.sync import install_title_sync
 from db.read_models.titles import TitleStore
 from db.settings import Settings, load_settings_or_exit
@@ -89,6 +90,7 @@ def build_runtime(
         cache=cache,
         blocklist=Blocklist(session_factory=session_factory, cache=cache, ttl=REFRESH_TTL),
         titles=titles,
+        recent_ratings=RecentRatings(cache, titles.platform),
     )
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.blocklist import Blocklist
 from db.broker import CeleryPublisher
+from db.read_models.recent_ratings import RecentRatings
 from db.read_models.titles import TitleStore
 from db.settings import Settings
 from db.storage import Storage
@@ -26,6 +27,7 @@ class Runtime:
     cache: redis.Redis | None
     blocklist: Blocklist
     titles: TitleStore
+    recent_ratings: RecentRatings
 
 
 def runtime() -> Runtime:

@@ -14,7 +14,6 @@ string splice, not a parse and a re-encode.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Iterable, Sequence
@@ -28,11 +27,11 @@ from sqlalchemy.orm import Session
 from db.media_urls import MediaUrls
 from db.models import Content, ContentStats, Genre, Job, Video
 from db.models.content import content_genres
+from db.read_models.platform import platform_of
 from db.services.videos import status_from
 
 log = logging.getLogger(__name__)
-# {platform}: platforms that share a Redis (tests, two benches on one machine) reuse
-# title ids, so the keys carry which database they describe.
+# {platform}: which database the documents mirror (db/read_models/platform.py).
 DOC_KEY = "cbrtl:title:{}:{}"
 GEN_KEY = "cbrtl:title-gen:{}:{}"
 # Every writer refreshes its titles after commit; the lifetime is only a backstop for
@@ -144,8 +143,7 @@ class TitleStore:
         self.cache = cache
         self.urls = urls
         self._ttl_s: int | None = None
-        database = urls.settings.resolved_database_url.encode()
-        self.platform = hashlib.sha256(database).hexdigest()[:12]
+        self.platform = platform_of(urls.settings)
 
     def doc_key(self, content_id: int) -> str:
         return DOC_KEY.format(self.platform, content_id)

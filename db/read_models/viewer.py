@@ -36,24 +36,30 @@ _SCORES_PG = select(Rating.content_id, Rating.score).where(
     Rating.content_id == any_(bindparam("ids", type_=postgresql.ARRAY(BigInteger))),
 )
 
-_FACTORS = (
-    select(RatingFactors.kind, RatingFactors.bias, RatingFactors.vector)
-    .join(RecModel, RecModel.version == RatingFactors.model_version)
-    .where(
-        RecModel.purpose == "rating",
-        RecModel.active.is_(True),
-        (
-            ((RatingFactors.kind == "user") & (RatingFactors.entity_id == bindparam("user_id")))
-            | ((RatingFactors.kind == "item") & (RatingFactors.entity_id == bindparam("item_id")))
-            | (RatingFactors.kind == "mean")
-        ),
+
+def _factor(kind: str, entity: str | None) -> Select[tuple[str, float, bytes]]:
+    """One primary-key lookup in the active rating model's factors (an OR of the three
+    let the planner scan every factor row of the model)."""
+    entity_id = bindparam(entity) if entity is not None else literal(0)
+    return (
+        select(RatingFactors.kind, RatingFactors.bias, RatingFactors.vector)
+        .join(RecModel, RecModel.version == RatingFactors.model_version)
+        .where(
+            RecModel.purpose == "rating",
+            RecModel.active.is_(True),
+            RatingFactors.kind == kind,
+            RatingFactors.entity_id == entity_id,
+        )
     )
-)
+
+
 # The viewer's own score of the title rides along as a row of kind "own".
 _OWN = select(literal("own"), Rating.score, null().cast(LargeBinary)).where(
     Rating.user_id == bindparam("user_id"), Rating.content_id == bindparam("item_id")
 )
-_TITLE_OVERLAY = union_all(_OWN, _FACTORS)
+_TITLE_OVERLAY = union_all(
+    _OWN, _factor("user", "user_id"), _factor("item", "item_id"), _factor("mean", None)
+)
 
 _STARTED: Select[tuple[int]] = (
     select(ViewingProgress.content_id)

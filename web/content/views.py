@@ -23,7 +23,7 @@ from web.content.schemas import (
 )
 from web.discovery.titles import Raw, array, for_viewer, json_response, obj, one
 from web.pagination import PageArgs, page_document, page_schema
-from web.runtime import db_session
+from web.runtime import db_session, runtime
 
 blp = Blueprint("catalogue", __name__, description="Catalogue and ratings")
 
@@ -107,10 +107,12 @@ def delete_content(content_id: int) -> None:
 @require_roles()
 def put_rating(body: dict[str, Any], content_id: int) -> dict[str, Any]:
     session = db_session()
+    user_id = current_user_id()
     saved = ratings.rate(
-        session=session, user_id=current_user_id(), content_id=content_id, score=body["score"]
+        session=session, user_id=user_id, content_id=content_id, score=body["score"]
     )
     session.commit()  # the job is published after this commit (db/outbox.py)
+    runtime().recent_ratings.add(user_id, content_id)  # the cached list hides it at once
     return {"content_id": saved.content_id, "score": saved.score, "rated_at": saved.rated_at}
 
 
@@ -119,8 +121,10 @@ def put_rating(body: dict[str, Any], content_id: int) -> dict[str, Any]:
 @require_roles()
 def delete_rating(content_id: int) -> None:
     session = db_session()
-    ratings.unrate(session=session, user_id=current_user_id(), content_id=content_id)
+    user_id = current_user_id()
+    ratings.unrate(session=session, user_id=user_id, content_id=content_id)
     session.commit()
+    runtime().recent_ratings.remove(user_id, content_id)
 
 
 @blp.get("/content/<id:content_id>/ratings")

@@ -9,6 +9,7 @@ reads.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,6 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import Session
 
-from db import recs_cache
 from db.errors import NotFound
 from db.services import content as catalogue
 from db.services import discovery, preferences, recommender
@@ -75,12 +75,14 @@ def _newest_unrated(session: Session) -> list[tuple[int, int | None]]:
     return [(int(c), owner) for c, owner in pairs]
 
 
-def _from_cache(user_id: int) -> Picks | None:
-    doc = recs_cache.read(runtime().cache, user_id)
-    if not doc:
+def _from_cache(user_id: int) -> tuple[Picks, set[int]] | None:
+    """The cached list and what the viewer rated since it was written."""
+    found = runtime().recent_ratings.list_with_rated(user_id)
+    if found is None:
         return None
+    doc, rated = found
     items = [(int(c), float(s), str(r)) for c, s, r in doc["items"]]
-    return Picks(doc["model_version"], doc["generated_at"], items)
+    return Picks(doc["model_version"], doc["generated_at"], items), rated
 
 
 def _from_database(session: Session, user_id: int, limit: int) -> Picks | None:
@@ -115,37 +117,50 @@ class Listing:
 def picks_for(session: Session, user_id: int, limit: int, also: Sequence[int] = ()) -> Listing:
     """The viewer's list (never a title they rated, a new title in NEW_TITLE_SLOT), with
     the documents and the viewer's ratings of its titles and of `also` (the home page's
-    other rows): one query and one document read for all of them."""
+    other rows): one query and one document read for all of them.
+
+    A cached list with nothing else to overlay needs no query at all: it left out what
+    the viewer had rated when it was scored, and Redis knows what they rated since."""
+    cached = _from_cache(user_id)
     picks = (
-        _from_cache(user_id)
-        or _from_database(session, user_id, limit)
-        or _cold_start(session, user_id, limit)
+        cached[0]
+        if cached
+        else _from_database(session, user_id, limit) or _cold_start(session, user_id, limit)
     )
     fresh = [(c, owner) for c, owner in _newest_unrated(session) if owner != user_id]
-    # The list was written before the viewer's latest ratings: they are checked here,
-    # for the head of the list (its refresh follows each rating within seconds, so
-    # few are rated meanwhile); the whole list only when the head falls short.
-    head = [c for c, _, _ in picks.items[: limit + SPARE]]
-    mine = my_ratings(session, user_id, [*head, *(c for c, _ in fresh), *also])
-    if len(picks.items) > len(head) and len(set(head) - set(mine)) < limit + 1:
-        mine |= my_ratings(session, user_id, [c for c, _, _ in picks.items[len(head) :]])
-    seen: set[int] = set()
+    if cached and not also:
+        mine: dict[int, float] = {}
+        hidden = cached[1]
+    else:
+        # The head of the list, for titles rated since it was written (its refresh
+        # follows each rating within seconds); the whole list when the head falls short.
+        head = [c for c, _, _ in picks.items[: limit + SPARE]]
+        mine = my_ratings(session, user_id, [*head, *(c for c, _ in fresh), *also])
+        if len(picks.items) > len(head) and len(set(head) - set(mine)) < limit + 1:
+            mine |= my_ratings(session, user_id, [c for c, _, _ in picks.items[len(head) :]])
+        hidden = set(mine) | (cached[1] if cached else set())
     kept: list[Pick] = []
+    shown: set[int] = set()
     for pick in picks.items:
-        if pick[0] not in mine and pick[0] not in seen:
-            seen.add(pick[0])
+        if pick[0] not in hidden and pick[0] not in shown:
+            shown.add(pick[0])
             kept.append(pick)
-    unrated = [c for c, _ in fresh if c not in mine and c not in seen]
+            if len(kept) > limit + 1:  # one spare for a deleted title
+                break
+    unrated = [c for c, _ in fresh if c not in hidden and c not in shown]
     new = unrated[user_id % len(unrated)] if unrated else None  # spread them over viewers
-    # One more than the limit: the new title pushes the last pick out.
-    wanted = [c for c, _, _ in kept[: limit + 1]]
-    docs = documents(session, [*wanted, *([new] if new is not None else []), *also])
+    docs = documents(session, [*(c for c, _, _ in kept), *([new] if new else []), *also])
     kept = [p for p in kept if p[0] in docs][:limit]
     if new is not None and new in docs and len(kept) > NEW_TITLE_SLOT:
         kept = [*kept[:NEW_TITLE_SLOT], (new, 0.0, "New on cbrtl"), *kept[NEW_TITLE_SLOT:-1]]
     if picks.model_version is None:  # the cold start scores by the titles' own ratings
         kept = [(c, _bayesian(docs[c]), r) for c, _, r in kept]
     return Listing(Picks(picks.model_version, picks.generated_at, kept), docs, mine)
+
+
+def _number(value: float) -> str:
+    """JSON for a score (repr is JSON for finite floats, and cheaper than json.dumps)."""
+    return repr(float(value)) if math.isfinite(value) else "null"
 
 
 def _bayesian(document: str) -> float:
@@ -158,7 +173,7 @@ def recommendations_json(session: Session, user_id: int, limit: int) -> str:
     picks, docs = listing.picks, listing.docs
     reasons: dict[str, str] = {}  # a list repeats a handful of reasons
     items = [
-        f'{{"content":{docs[c]},"score":{json.dumps(score)},"reason":'
+        f'{{"content":{docs[c]},"score":{_number(score)},"reason":'
         f"{reasons.get(r) or reasons.setdefault(r, json.dumps(r))}}}"
         for c, score, r in picks.items
     ]
