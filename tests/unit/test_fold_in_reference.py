@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.testing as npt
 import pytest
+from threadpoolctl import ThreadpoolController
 
 from tasks.recommender_io import top_k
-from workers.recommender import svd as svd_module
 from workers.recommender.data import Interactions
 from workers.recommender.ease import EASE
 from workers.recommender.svd import SVDRatings
@@ -61,15 +61,28 @@ def test_svd_fold_in_of_nothing_is_the_mean_user() -> None:
     npt.assert_array_equal(factors, np.zeros(model.item_factors.shape[1], np.float32))
 
 
-def test_the_fold_in_leaves_blas_threads_as_it_found_them() -> None:
-    controls = svd_module._blas_thread_controls()
-    if not controls:
-        pytest.skip("no OpenBLAS found in this process")
-    before = [get() for get, _ in controls]
-    with svd_module._blas_on_this_thread():
-        assert [get() for get, _ in controls] == [1] * len(controls)
-    random_svd(np.random.default_rng(4)).fold_in(np.arange(50), np.full(50, 4.0))
-    assert [get() for get, _ in controls] == before
+def test_the_fold_in_runs_blas_on_one_thread_and_restores_the_count(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    blas = ThreadpoolController().select(user_api="blas")
+    if not len(blas):
+        pytest.skip("no BLAS threadpoolctl can control in this process")
+
+    def threads() -> list[int]:
+        return [library["num_threads"] for library in blas.info()]
+
+    during: list[list[int]] = []
+    solve = np.linalg.solve
+
+    def spied_solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        during.append(threads())
+        return solve(a, b)
+
+    monkeypatch.setattr(np.linalg, "solve", spied_solve)
+    with blas.limit(limits=2):  # as training runs, whatever this machine's default
+        random_svd(np.random.default_rng(4)).fold_in(np.arange(50), np.full(50, 4.0))
+        assert during == [[1] * len(blas)]
+        assert threads() == [2] * len(blas)
 
 
 def fitted_ease(max_items: int) -> EASE:

@@ -7,17 +7,14 @@ users is one matrix product instead of a `predict` call per (user, item) pair.
 
 from __future__ import annotations
 
-import ctypes
-import itertools
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from functools import cache
 from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
 from surprise import SVD, Trainset
+from threadpoolctl import ThreadpoolController
 
 from workers.recommender.artifact import pack, unpack
 from workers.recommender.data import Interactions
@@ -42,47 +39,11 @@ TUNED: dict[str, Any] = {
 
 
 @cache
-def _blas_thread_controls() -> tuple[tuple[Callable[[], int], Callable[[int], None]], ...]:
-    """(get, set) of the thread count of each OpenBLAS this process loaded (NumPy and
-    SciPy each bundle one); none where that cannot be found (not Linux, another BLAS)."""
-    try:
-        with open("/proc/self/maps") as maps:
-            paths = {line.split()[-1] for line in maps if "openblas" in line.lower()}
-    except OSError:
-        return ()
-    controls = []
-    for path in sorted(paths):
-        try:
-            library = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for prefix, suffix in itertools.product(("openblas_", "scipy_openblas_"), ("64_", "")):
-            get = getattr(library, f"{prefix}get_num_threads{suffix}", None)
-            set_ = getattr(library, f"{prefix}set_num_threads{suffix}", None)
-            if get is not None and set_ is not None:
-                get.restype, set_.argtypes = ctypes.c_int, [ctypes.c_int]
-                controls.append((get, set_))
-                break
-    return tuple(controls)
-
-
-@contextmanager
-def _blas_on_this_thread() -> Iterator[None]:
-    """Small algebra (one user's fold-in) on the calling thread alone.
-
-    Threaded OpenBLAS wakes its other threads for a 100 x 100 product, and they then
-    spin waiting for more work for a while: in a worker that does one fold-in per job,
-    that spinning cost several times the fold-in itself. Training keeps its threads.
-    """
-    controls = _blas_thread_controls()
-    before = [get() for get, _ in controls]
-    for _, set_ in controls:
-        set_(1)
-    try:
-        yield
-    finally:
-        for (_, set_), count in zip(controls, before, strict=True):
-            set_(count)
+def _blas() -> ThreadpoolController:
+    """The BLAS libraries loaded by the first fold-in (NumPy's, which it uses, and SciPy's),
+    found once: `threadpool_limits()` searches for them on every call (about 0.3 ms here,
+    more than the fold-in's algebra); a held controller's `limit` takes about 12 us."""
+    return ThreadpoolController()
 
 
 def trainset(data: Interactions) -> Trainset:
@@ -202,7 +163,11 @@ class SVDRatings:
         normal = np.empty((n_factors + 1, n_factors + 1))
         rhs = np.empty(n_factors + 1)
         diagonal = np.arange(1, n_factors + 1)
-        with _blas_on_this_thread():
+        # Threaded OpenBLAS wakes its other threads for a 100 x 100 product, and they
+        # then spin waiting for more work: in a worker doing one fold-in per job, that
+        # cost several times the fold-in. Here BLAS runs on the calling thread alone,
+        # and the count goes back on leaving, so training keeps all its threads.
+        with _blas().limit(limits=1, user_api="blas"):
             normal[0, 0] = len(items) * (1.0 + self._reg("reg_bu"))
             normal[0, 1:] = normal[1:, 0] = factors.sum(axis=0)
             normal[1:, 1:] = factors.T @ factors
