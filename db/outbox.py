@@ -167,10 +167,11 @@ _publishers: weakref.WeakSet[BackgroundPublisher] = weakref.WeakSet()
 class BackgroundPublisher:
     """Publishes committed jobs from one daemon thread per process.
 
-    The thread, its hand-over queue and its publisher (one broker connection) belong
-    to the process that started them: after a fork (gunicorn) the first submit
-    starts new ones, as it does when the thread has died. At exit the process waits
-    a bounded time for the jobs already handed over; the relay has the rest.
+    The thread, its hand-over queue, its locks and its publisher (one broker
+    connection) belong to the process that made them: a forked child (gunicorn) drops
+    the parent's at once and its first submit starts its own, as a submit does when
+    the thread has died. At exit the process waits a bounded time for the jobs
+    already handed over; the relay has the rest.
     """
 
     def __init__(
@@ -188,30 +189,33 @@ class BackgroundPublisher:
         self.batch_size = batch_size
         self.linger_s = linger_s
         self._make_publisher = make_publisher
-        self._lock = threading.Lock()
-        self._pid = 0
-        self._thread: threading.Thread | None = None
-        self._sync: Publisher | None = None
         self._reset()
+        # In the child, while it has one thread; the pid checks below are the backstop
+        # for forks that bypass os.fork's hooks.
+        os.register_at_fork(after_in_child=self._reset)
         atexit.register(self.close, exit_timeout_s)
         _publishers.add(self)
 
     def _reset(self) -> None:
-        """Fresh state for this process (at start, and in a forked child)."""
+        """Fresh state for this process (at start, and in a forked child, where a lock
+        the parent held would stay held)."""
+        self._lock = threading.Lock()
         self._queue: queue.Queue[list[Outgoing] | None] = queue.Queue(self.max_pending)
         self._settled = threading.Condition()
         self._submitted = self._done = 0
-        self._thread = self._sync = None
+        self._thread: threading.Thread | None = None
+        self._sync: Publisher | None = None
         self._pid = os.getpid()
 
     def publish(self, *, job_id: int, task: str, queue: str) -> None:
         """Publish one job synchronously (a session on another bind than the engine)."""
+        if self._pid != os.getpid():
+            self._reset()
         with self._lock:
-            if self._pid != os.getpid():
-                self._reset()
             if self._sync is None:
                 self._sync = self._make_publisher()
-        self._sync.publish(job_id=job_id, task=task, queue=queue)
+            sync = self._sync
+        sync.publish(job_id=job_id, task=task, queue=queue)
 
     def submit(self, jobs: list[Outgoing]) -> None:
         """Hand committed jobs to the thread; never blocks. When the queue is full the
@@ -227,9 +231,9 @@ class BackgroundPublisher:
             self._settle(len(jobs))
 
     def _start(self) -> None:
+        if self._pid != os.getpid():
+            self._reset()
         with self._lock:
-            if self._pid != os.getpid():
-                self._reset()
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, args=(self._queue,), name="cbrtl-outbox", daemon=True
