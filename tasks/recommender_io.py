@@ -25,7 +25,7 @@ from workers.recommender import pipeline
 from workers.recommender.data import Interactions
 from workers.recommender.ease import EASE
 from workers.recommender.svd import SVDRatings
-from workers.recommender.top_n import top_n
+from workers.recommender.top_n import top_k, top_n
 
 LIST_LENGTH = 50
 SIMILAR = 20
@@ -245,21 +245,6 @@ def _rows_of(
     at = np.searchsorted(sorted_ids, wanted)
     known = sorted_ids[np.minimum(at, len(sorted_ids) - 1)] == wanted
     return at[known], known
-
-
-def top_k(scores: npt.NDArray[np.floating[Any]], k: int) -> npt.NDArray[np.intp]:
-    """np.argsort(-scores, kind="stable")[:k] (ties to the lower index), without sorting
-    every score: a partition finds the k-th best, and only those at least as good are sorted."""
-    negated = -scores
-    if k <= 0:
-        return np.empty(0, dtype=np.intp)
-    if k >= len(negated):
-        return np.argsort(negated, kind="stable")
-    kth = np.partition(negated, k - 1)[k - 1]
-    candidates = np.flatnonzero(negated <= kth)
-    if len(candidates) < k:  # NaNs compare false; the full sort places them last
-        return np.argsort(negated, kind="stable")[:k]
-    return candidates[np.argsort(negated[candidates], kind="stable")[:k]]
 
 
 def refresh_lists(

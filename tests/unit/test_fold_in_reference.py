@@ -7,7 +7,6 @@ import numpy.testing as npt
 import pytest
 from threadpoolctl import ThreadpoolController
 
-from tasks.recommender_io import top_k
 from workers.recommender.data import Interactions
 from workers.recommender.ease import EASE
 from workers.recommender.svd import SVDRatings
@@ -107,17 +106,3 @@ def test_ease_fold_in_is_the_sum_of_the_rated_items_weight_rows(max_items: int) 
         spread[model.modelled_items] = expected
         npt.assert_allclose(model.fold_in(np.array(rated, dtype=np.int64)), spread, rtol=1e-5,
                             atol=1e-6)  # fmt: skip
-
-
-@pytest.mark.parametrize("seed", range(6))
-def test_top_k_is_the_head_of_a_stable_full_sort(seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    n = int(rng.integers(1, 400))
-    scores = rng.integers(0, 6, n).astype(np.float32)  # many ties
-    scores[rng.random(n) < 0.3] = -np.inf  # rated or unmodelled
-    if seed % 2:
-        scores[rng.random(n) < 0.05] = np.nan
-    for k in (0, 1, 5, 50, n - 1, n, n + 3):
-        npt.assert_array_equal(top_k(scores, k), np.argsort(-scores, kind="stable")[: max(k, 0)])
-    continuous = rng.normal(size=n)
-    npt.assert_array_equal(top_k(continuous, 50), np.argsort(-continuous, kind="stable")[:50])

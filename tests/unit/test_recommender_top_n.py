@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.testing as npt
+import pytest
 import scipy.sparse as sp
 
-from workers.recommender.top_n import top_n
+from workers.recommender.top_n import top_k, top_n
 
 
 def random_case(n_users: int = 37, n_items: int = 23, seed: int = 5):
@@ -50,3 +52,17 @@ def test_batch_size_does_not_change_the_result_and_ties_prefer_small_indices() -
     many, _ = top_n(lambda rows: scores[rows], 9, 3, exclude, batch=1024)
     assert np.array_equal(one, many)
     assert one[0].tolist() == [1, 2, 0]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_top_k_is_the_head_of_a_stable_full_sort(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    scores = rng.integers(0, 6, n).astype(np.float32)  # many ties
+    scores[rng.random(n) < 0.3] = -np.inf  # rated or unmodelled
+    if seed % 2:
+        scores[rng.random(n) < 0.05] = np.nan
+    for k in (0, 1, 5, 50, n - 1, n, n + 3):
+        npt.assert_array_equal(top_k(scores, k), np.argsort(-scores, kind="stable")[: max(k, 0)])
+    continuous = rng.normal(size=n)
+    npt.assert_array_equal(top_k(continuous, 50), np.argsort(-continuous, kind="stable")[:50])

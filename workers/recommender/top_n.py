@@ -1,8 +1,10 @@
-"""Top-N lists for every user, scored in batches (never one prediction per pair)."""
+"""Top-N lists: every user's, scored in batches (never one prediction per pair), and one
+user's from a score vector (the per-rating refresh)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -55,3 +57,18 @@ def top_n(
         items[rows, :width] = chosen
         best[rows, :width] = chosen_scores
     return items, best
+
+
+def top_k(scores: npt.NDArray[np.floating[Any]], k: int) -> npt.NDArray[np.intp]:
+    """np.argsort(-scores, kind="stable")[:k] (ties to the lower index), without sorting
+    every score: a partition finds the k-th best, and only those at least as good are sorted."""
+    negated = -scores
+    if k <= 0:
+        return np.empty(0, dtype=np.intp)
+    if k >= len(negated):
+        return np.argsort(negated, kind="stable")
+    kth = np.partition(negated, k - 1)[k - 1]
+    candidates = np.flatnonzero(negated <= kth)
+    if len(candidates) < k:  # NaNs compare false; the full sort places them last
+        return np.argsort(negated, kind="stable")[:k]
+    return candidates[np.argsort(negated[candidates], kind="stable")[:k]]
