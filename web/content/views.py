@@ -23,7 +23,7 @@ from web.content.schemas import (
 )
 from web.discovery.titles import Raw, array, for_viewer, json_response, obj, one
 from web.pagination import PageArgs, page_document, page_schema
-from web.runtime import db_session, runtime
+from web.runtime import db_reads, db_session, runtime
 
 blp = Blueprint("catalogue", __name__, description="Catalogue and ratings")
 
@@ -38,7 +38,7 @@ def list_genres() -> list[str]:
 @blp.arguments(ContentQuery, location="query")
 @blp.response(200, page_schema(ContentOut, "ContentPage"))
 def list_content(args: dict[str, Any]) -> Any:
-    session = db_session()
+    session = db_reads()
     ids, total = catalogue.list_content(session=session, **args)
     items = for_viewer(session, ids, optional_user_id())
     page = page_document([], page=args["page"], per_page=args["per_page"], total=total)
@@ -59,7 +59,7 @@ def create_content(body: dict[str, Any]) -> Any:
 @blp.get("/content/<id:content_id>")
 @blp.response(200, ContentOut)
 def get_content(content_id: int) -> Any:
-    return json_response(content_for(db_session(), content_id, optional_user_id()))
+    return json_response(content_for(db_reads(), content_id, optional_user_id()))
 
 
 def content_for(session: Session, content_id: int, user_id: int | None) -> str:

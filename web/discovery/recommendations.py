@@ -26,7 +26,7 @@ from web.content.schemas import ContentOut
 from web.discovery.shared_rows import shared_rows
 from web.discovery.titles import Raw, array, documents, json_response, my_ratings, obj
 from web.input import InputSchema
-from web.runtime import db_session, runtime
+from web.runtime import db_reads, runtime
 
 blp = Blueprint("recommendations", __name__, description="Recommendations")
 
@@ -187,7 +187,7 @@ def recommendations_json(session: Session, user_id: int, limit: int) -> str:
 @blp.response(200, RecommendationsOut)
 @require_roles()
 def get_recommendations(args: dict[str, int]) -> Any:
-    return json_response(recommendations_json(db_session(), current_user_id(), args["limit"]))
+    return json_response(recommendations_json(db_reads(), current_user_id(), args["limit"]))
 
 
 def similar_ids(session: Session, content_id: int, limit: int) -> list[int]:
@@ -208,7 +208,7 @@ def similar_ids(session: Session, content_id: int, limit: int) -> list[int]:
 @blp.arguments(LimitQuery, location="query")
 @blp.response(200, SimilarOut)
 def get_similar(args: dict[str, int], content_id: int) -> Any:
-    session = db_session()
+    session = db_reads()
     ids = similar_ids(session, content_id, args["limit"])
     docs = documents(session, ids)
     return json_response(obj(items=Raw(array(docs[i] for i in ids if i in docs))))

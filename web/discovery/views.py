@@ -24,7 +24,7 @@ from web.discovery.recommendations import picks_for
 from web.discovery.shared_rows import shared_rows
 from web.discovery.titles import Raw, array, documents, for_viewer, json_response, obj
 from web.input import InputSchema
-from web.runtime import db_session, runtime
+from web.runtime import db_reads, runtime
 
 blp = Blueprint("discovery", __name__, description="Discovery")
 
@@ -70,7 +70,7 @@ def trending_ids(session: Session, window: str, limit: int) -> list[int]:
 @blp.arguments(TrendingQuery, location="query")
 @blp.response(200, ItemsOut)
 def get_trending(args: dict[str, Any]) -> Any:
-    session = db_session()
+    session = db_reads()
     ids = trending_ids(session, args["window"], args["limit"])
     return json_response(obj(items=Raw(array(for_viewer(session, ids, optional_user_id())))))
 
@@ -143,5 +143,5 @@ def home_rows(session: Session, user_id: int | None) -> list[Row]:
 @blp.get("/homepage")
 @blp.response(200, HomepageOut)
 def homepage() -> Any:
-    rows = home_rows(db_session(), optional_user_id())
+    rows = home_rows(db_reads(), optional_user_id())
     return json_response(obj(rows=Raw(array(row.json() for row in rows))))
