@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.outbox import Publisher, install_outbox
@@ -22,12 +24,44 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     # A request may hold two connections at once (its own, and the outbox marking
     # jobs published after commit), on each of gunicorn's threads.
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        event.listen(engine, "connect", _used)
+        event.listen(engine, "checkin", _used)
+        event.listen(engine, "checkout", partial(_ping_if_idle, engine.dialect))
+    return engine
+
+
+# A connection in steady use needs no ping: if the server went away meanwhile, the
+# failed statement invalidates the whole pool (SQLAlchemy's disconnect handling) and
+# the request answers 503. One that sat idle may have been dropped quietly (a
+# restart, a proxy's idle timeout), so it is pinged before use. Pinging on every
+# checkout, as pool_pre_ping does, was a round trip per request.
+IDLE_PING_S = 5.0
+_LAST_USED = "cbrtl.last_used"
+
+
+def _used(_dbapi_connection: Any, record: Any, *_: Any) -> None:
+    record.info[_LAST_USED] = time.monotonic()
+
+
+def _ping_if_idle(dialect: Dialect, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    if time.monotonic() - record.info.get(_LAST_USED, 0.0) < IDLE_PING_S:
+        return
+    try:
+        alive = dialect.do_ping(dbapi_connection)  # the ping pool_pre_ping sends
+    except Exception as error:
+        alive = False
+        cause: Exception | None = error
+    else:
+        cause = None
+    if not alive:
+        # The pool discards this connection and checks out (or opens) another.
+        raise exc.DisconnectionError("idle connection failed its ping") from cause
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
