@@ -7,7 +7,6 @@ fresh statement per request cost more CPU than the query itself.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterable
 
 from sqlalchemy import (
@@ -25,6 +24,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from db.models import Rating, RatingFactors, RecModel, ViewingProgress
+from db.services.recommender import unpack
 
 _SCORES = select(Rating.content_id, Rating.score).where(
     Rating.user_id == bindparam("user_id"),
@@ -107,13 +107,10 @@ def predicted(found: dict[str, tuple[float, bytes | None]]) -> float | None:
     if "user" not in found:
         return round(min(5.0, max(0.5, mean + item_bias)), 2)
     user_bias, user_vector = found["user"]
-    dot = sum(a * b for a, b in zip(_floats(user_vector), _floats(item_vector), strict=True))
+    dot = sum(
+        a * b for a, b in zip(unpack(user_vector or b""), unpack(item_vector or b""), strict=True)
+    )
     return round(min(5.0, max(0.5, mean + user_bias + item_bias + dot)), 2)
-
-
-def _floats(blob: bytes | None) -> tuple[float, ...]:
-    blob = blob or b""
-    return struct.unpack(f"<{len(blob) // 4}f", blob)
 
 
 def continue_watching(session: Session, user_id: int, limit: int) -> list[int]:

@@ -193,18 +193,6 @@ def recompute_stats(
     }
 
 
-def scores_for(*, session: Session, user_id: int, content_ids: list[int]) -> dict[int, float]:
-    """The user's ratings of these items, in one query (for lists)."""
-    if not content_ids:
-        return {}
-    rows = session.execute(
-        select(Rating.content_id, Rating.score).where(
-            Rating.user_id == user_id, Rating.content_id.in_(content_ids)
-        )
-    )
-    return {content_id: score for content_id, score in rows}
-
-
 def scores_for_user(*, session: Session, user_id: int) -> dict[int, float]:
     """Everything the user rated: content id -> score."""
     rows = session.execute(select(Rating.content_id, Rating.score).where(Rating.user_id == user_id))

@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from db.errors import NotFound
 from db.models import (
     Content,
-    ContentStats,
     Rating,
     RatingFactors,
     RecModel,
@@ -256,34 +255,6 @@ def replace_user_factors(
     )
 
 
-def predicted_rating(*, session: Session, user_id: int, content_id: int) -> float | None:
-    """mu + bu + bi + pu.qi from the active rating model, clipped to the score range.
-    One query: it is part of every signed-in title view."""
-    rows = session.execute(
-        select(RatingFactors.kind, RatingFactors.bias, RatingFactors.vector)
-        .join(RecModel, RecModel.version == RatingFactors.model_version)
-        .where(
-            RecModel.purpose == "rating",
-            RecModel.active.is_(True),
-            (
-                ((RatingFactors.kind == "user") & (RatingFactors.entity_id == user_id))
-                | ((RatingFactors.kind == "item") & (RatingFactors.entity_id == content_id))
-                | (RatingFactors.kind == "mean")
-            ),
-        )
-    ).all()
-    found = {kind: (bias, vector) for kind, bias, vector in rows}
-    if "mean" not in found or "item" not in found:
-        return None
-    mean = found["mean"][0]
-    item_bias, item_vector = found["item"]
-    if "user" not in found:
-        return round(min(5.0, max(0.5, mean + item_bias)), 2)
-    user_bias, user_vector = found["user"]
-    dot = sum(a * b for a, b in zip(unpack(user_vector), unpack(item_vector), strict=True))
-    return round(min(5.0, max(0.5, mean + user_bias + item_bias + dot)), 2)
-
-
 def replace_similar(
     *, session: Session, model_version: int, rows: Iterable[tuple[int, int, int, float]]
 ) -> None:
@@ -307,17 +278,6 @@ def replace_similar(
         session.execute(insert(SimilarItem), batch)
 
 
-def similar_to(*, session: Session, content_id: int, limit: int) -> list[Content]:
-    rows = session.scalars(
-        select(Content)
-        .join(SimilarItem, SimilarItem.similar_id == Content.id)
-        .where(SimilarItem.content_id == content_id)
-        .order_by(SimilarItem.rank)
-        .limit(limit)
-    )
-    return list(rows)
-
-
 def titles(*, session: Session, content_ids: list[int]) -> dict[int, str]:
     if not content_ids:
         return {}
@@ -327,16 +287,3 @@ def titles(*, session: Session, content_ids: list[int]) -> dict[int, str]:
 
 def now_iso() -> str:
     return utcnow().isoformat()
-
-
-def newest_unrated_titles(*, session: Session, limit: int) -> list[Content]:
-    """Titles nobody has rated yet, newest first: no model can rank them, so they get a slot."""
-    return list(
-        session.scalars(
-            select(Content)
-            .join(ContentStats, ContentStats.content_id == Content.id)
-            .where(ContentStats.rating_count == 0)
-            .order_by(Content.created_at.desc(), Content.id.desc())
-            .limit(limit)
-        )
-    )

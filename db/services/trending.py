@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from db.models import Content, ContentStats, Rating, Trending, ViewingProgress
+from db.models import ContentStats, Rating, Trending, ViewingProgress
 from db.models.base import utcnow
 
 
@@ -74,8 +74,3 @@ def most_rated(*, session: Session, limit: int) -> list[int]:
             .limit(limit)
         )
     )
-
-
-def contents_in_order(*, session: Session, ids: list[int]) -> list[Content]:
-    by_id = {c.id: c for c in session.scalars(select(Content).where(Content.id.in_(ids)))}
-    return [by_id[i] for i in ids if i in by_id]
