@@ -18,10 +18,13 @@ from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 from kombu import Connection
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 ADMIN_PG_URL = os.environ.get(
     "CBRTL_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
@@ -50,6 +53,23 @@ def wait_for(
     raise AssertionError(
         f"timed out after {timeout}s waiting for {what} (last error: {last_error})"
     )
+
+
+def wait_for_lock_wait(engine: Any, outcome: dict[str, Any], *, what: str) -> None:
+    """Poll until the backend whose pid a thread put in outcome["pid"] waits on a lock."""
+    with Session(engine) as observer:
+
+        def waiting() -> bool:
+            return (
+                "pid" in outcome
+                and observer.scalar(
+                    text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid"),
+                    {"pid": outcome["pid"]},
+                )
+                == "Lock"
+            )
+
+        wait_for(waiting, timeout=10, what=what)
 
 
 def free_port() -> int:

@@ -14,7 +14,7 @@ from db.migrate import upgrade
 from db.services import jobs, ratings
 from tests import services
 from tests.factories import make_content, make_user
-from tests.services import wait_for
+from tests.services import wait_for_lock_wait
 
 
 @pytest.fixture
@@ -51,19 +51,7 @@ def test_worker_waits_for_the_rating_that_joined_its_job(engine: Engine) -> None
 
     thread = threading.Thread(target=worker)
     thread.start()
-    with Session(engine) as observer:
-
-        def worker_blocked_on_a_lock() -> bool:
-            return (
-                "pid" in outcome
-                and observer.scalar(
-                    text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid"),
-                    {"pid": outcome["pid"]},
-                )
-                == "Lock"
-            )
-
-        wait_for(worker_blocked_on_a_lock, timeout=10, what="the worker to wait for the lock")
+    wait_for_lock_wait(engine, outcome, what="the worker to wait for the lock")
     rating_tx.commit()
     rating_tx.close()
     thread.join(timeout=10)

@@ -21,7 +21,7 @@ from db.services import jobs, ratings, recommender
 from tests import services
 from tests.auth import login
 from tests.factories import make_content, make_user
-from tests.services import drain_job_ids, wait_for
+from tests.services import drain_job_ids, wait_for_lock_wait
 
 
 def live_model(session: Session) -> None:
@@ -198,19 +198,7 @@ def test_a_concurrent_dedup_insert_waits_then_joins_or_inserts(
 
     thread = threading.Thread(target=second)
     thread.start()
-    with Session(engine) as observer:
-
-        def waiting() -> bool:
-            return (
-                "pid" in outcome
-                and observer.scalar(
-                    text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid"),
-                    {"pid": outcome["pid"]},
-                )
-                == "Lock"
-            )
-
-        wait_for(waiting, timeout=10, what="the second insert to wait for the first")
+    wait_for_lock_wait(engine, outcome, what="the second insert to wait for the first")
     if first_commits:
         first.commit()
     else:

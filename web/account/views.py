@@ -38,7 +38,7 @@ def me() -> User:
 
 
 @blp.patch("/me")
-@blp.arguments(ProfilePatch, required=False)
+@blp.arguments(ProfilePatch(), required=False)
 @blp.response(200, UserOut)
 @require_roles()
 def patch_me(body: dict[str, Any]) -> User:
@@ -49,7 +49,7 @@ def patch_me(body: dict[str, Any]) -> User:
 
 
 @blp.put("/me/password")
-@blp.arguments(PasswordChange)
+@blp.arguments(PasswordChange())
 @blp.response(204)
 @blp.alt_response(429, description="Too many wrong passwords from this address")
 @require_roles()
@@ -81,7 +81,7 @@ def get_preferences() -> dict[str, list[str]]:
 
 
 @blp.put("/me/preferences")
-@blp.arguments(Preferences)
+@blp.arguments(Preferences())
 @blp.response(200, Preferences)
 @require_roles()
 def put_preferences(body: dict[str, Any]) -> dict[str, list[str]]:
@@ -94,7 +94,7 @@ def put_preferences(body: dict[str, Any]) -> dict[str, list[str]]:
 
 
 @blp.get("/me/history")
-@blp.arguments(PageArgs, location="query")
+@blp.arguments(PageArgs(), location="query")
 @blp.response(200, page_schema(HistoryEntryOut, "HistoryPage"))
 @require_roles()
 def history(args: dict[str, int]) -> Any:

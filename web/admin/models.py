@@ -45,7 +45,7 @@ class ModelList(Schema):
 
 
 @blp.post("/admin/retrain")
-@blp.arguments(RetrainIn, required=False)
+@blp.arguments(RetrainIn(), required=False)
 @blp.response(202, JobEnvelope)
 @require_roles("ops")
 def retrain(body: dict[str, Any]) -> dict[str, Job]:

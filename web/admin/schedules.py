@@ -58,7 +58,7 @@ def list_schedules() -> dict[str, list[Schedule]]:
 
 
 @blp.post("/admin/schedules")
-@blp.arguments(ScheduleIn)
+@blp.arguments(ScheduleIn())
 @blp.response(201, ScheduleOut)
 @require_roles("ops")
 def create_schedule(body: dict[str, Any]) -> Schedule:
@@ -69,7 +69,7 @@ def create_schedule(body: dict[str, Any]) -> Schedule:
 
 
 @blp.patch("/admin/schedules/<id:schedule_id>")
-@blp.arguments(SchedulePatch, required=False)
+@blp.arguments(SchedulePatch(), required=False)
 @blp.response(200, ScheduleOut)
 @require_roles("ops")
 def patch_schedule(body: dict[str, Any], schedule_id: int) -> Schedule:

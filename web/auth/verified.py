@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import threading
 import time
+from functools import lru_cache
 from typing import Any
 
+import flask_jwt_extended.view_decorators as jwt_views
 from cachetools import TTLCache
 from flask_jwt_extended import JWTManager
 
@@ -30,6 +32,9 @@ class VerifyingOnceJWTManager(JWTManager):
         )
         self._lock = threading.Lock()  # a TTLCache is not safe across threads
         super().__init__(*args, **kwargs)
+        # The request decorator reads the token's header once more, outside the manager;
+        # the header of a given token string never changes.
+        jwt_views.get_unverified_jwt_headers = _header
 
     def _decode_jwt_from_config(
         self, encoded_token: str, csrf_value: str | None = None, allow_expired: bool = False
@@ -44,3 +49,15 @@ class VerifyingOnceJWTManager(JWTManager):
         with self._lock:
             self._verified[key] = dict(claims)
         return claims
+
+
+@lru_cache(maxsize=10_000)
+def _cached_header(encoded_token: str) -> dict[str, Any]:
+    return dict(_read_header(encoded_token))
+
+
+def _header(encoded_token: str) -> dict[str, Any]:
+    return dict(_cached_header(encoded_token))
+
+
+_read_header = jwt_views.get_unverified_jwt_headers

@@ -27,7 +27,7 @@ blp = Blueprint("auth", __name__, description="Sign-up and sign-in")
 
 @blp.post("/auth/register")
 @limiter.limit(limit_from_settings("rate_limit_register_ip"))
-@blp.arguments(RegisterIn)
+@blp.arguments(RegisterIn())
 @blp.response(201, UserEnvelope)
 @blp.alt_response(409, description="Email taken")
 @blp.alt_response(429, description="Too many sign-ups from this address")
@@ -40,7 +40,7 @@ def register(body: dict[str, Any]) -> dict[str, User]:
 
 @blp.post("/auth/login")
 @limiter.limit(limit_from_settings("rate_limit_login_ip"))
-@blp.arguments(LoginIn)
+@blp.arguments(LoginIn())
 @blp.response(200, TokensOut)
 @blp.alt_response(401, description="Wrong email or password")
 @blp.alt_response(429, description="Too many attempts from this address")

@@ -35,7 +35,7 @@ def list_genres() -> list[str]:
 
 
 @blp.get("/content")
-@blp.arguments(ContentQuery, location="query")
+@blp.arguments(ContentQuery(), location="query")
 @blp.response(200, page_schema(ContentOut, "ContentPage"))
 def list_content(args: dict[str, Any]) -> Any:
     session = db_reads()
@@ -46,7 +46,7 @@ def list_content(args: dict[str, Any]) -> Any:
 
 
 @blp.post("/content")
-@blp.arguments(ContentIn)
+@blp.arguments(ContentIn())
 @blp.response(201, ContentOut)
 @require_roles("creator")
 def create_content(body: dict[str, Any]) -> Any:
@@ -71,7 +71,7 @@ def content_for(session: Session, content_id: int, user_id: int | None) -> str:
 
 
 @blp.patch("/content/<id:content_id>")
-@blp.arguments(ContentPatch, required=False)
+@blp.arguments(ContentPatch(), required=False)
 @blp.response(200, ContentOut)
 @require_roles()
 def patch_content(body: dict[str, Any], content_id: int) -> Any:
@@ -102,7 +102,7 @@ def delete_content(content_id: int) -> None:
 
 
 @blp.put("/content/<id:content_id>/rating")
-@blp.arguments(RatingIn)
+@blp.arguments(RatingIn())
 @blp.response(200, RatingOut)
 @require_roles()
 def put_rating(body: dict[str, Any], content_id: int) -> dict[str, Any]:
@@ -128,7 +128,7 @@ def delete_rating(content_id: int) -> None:
 
 
 @blp.get("/content/<id:content_id>/ratings")
-@blp.arguments(PageArgs, location="query")
+@blp.arguments(PageArgs(), location="query")
 @blp.response(200, page_schema(PublicRatingOut, "PublicRatingPage"))
 def list_ratings(args: dict[str, Any], content_id: int) -> dict[str, Any]:
     """Who rated the title and how, newest first (display names only)."""
@@ -137,7 +137,7 @@ def list_ratings(args: dict[str, Any], content_id: int) -> dict[str, Any]:
 
 
 @blp.post("/content/<id:content_id>/progress")
-@blp.arguments(ProgressIn)
+@blp.arguments(ProgressIn())
 @blp.response(204)
 @require_roles()
 def post_progress(body: dict[str, Any], content_id: int) -> None:

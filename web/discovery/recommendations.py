@@ -183,7 +183,7 @@ def recommendations_json(session: Session, user_id: int, limit: int) -> str:
 
 
 @blp.get("/recommendations")
-@blp.arguments(LimitQuery, location="query")
+@blp.arguments(LimitQuery(), location="query")
 @blp.response(200, RecommendationsOut)
 @require_roles()
 def get_recommendations(args: dict[str, int]) -> Any:
@@ -205,7 +205,7 @@ def similar_ids(session: Session, content_id: int, limit: int) -> list[int]:
 
 
 @blp.get("/content/<id:content_id>/similar")
-@blp.arguments(LimitQuery, location="query")
+@blp.arguments(LimitQuery(), location="query")
 @blp.response(200, SimilarOut)
 def get_similar(args: dict[str, int], content_id: int) -> Any:
     session = db_reads()

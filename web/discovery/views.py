@@ -67,7 +67,7 @@ def trending_ids(session: Session, window: str, limit: int) -> list[int]:
 
 
 @blp.get("/trending")
-@blp.arguments(TrendingQuery, location="query")
+@blp.arguments(TrendingQuery(), location="query")
 @blp.response(200, ItemsOut)
 def get_trending(args: dict[str, Any]) -> Any:
     session = db_reads()

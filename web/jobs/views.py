@@ -16,7 +16,7 @@ blp = Blueprint("jobs", __name__, description="Jobs and operations")
 
 
 @blp.get("/jobs")
-@blp.arguments(JobFilter, location="query")
+@blp.arguments(JobFilter(), location="query")
 @blp.response(200, page_schema(JobOut, "JobPage"))
 @require_roles("ops")
 def list_jobs(args: dict[str, Any]) -> dict[str, Any]:

@@ -67,7 +67,7 @@ def _state(upload: Upload) -> dict[str, Any]:
 
 @blp.post("/content/<id:content_id>/uploads")
 @limiter.limit(limit_from_settings("rate_limit_upload_user"), key_func=_user_key)
-@blp.arguments(UploadIn)
+@blp.arguments(UploadIn())
 @blp.response(201, UploadCreated)
 @blp.alt_response(413, description="Over the size limit")
 @blp.alt_response(415, description="Not a video type")
@@ -193,7 +193,7 @@ def get_video(content_id: int) -> dict[str, Any]:
 
 
 @blp.post("/admin/transcodes")
-@blp.arguments(TranscodeIn)
+@blp.arguments(TranscodeIn())
 @blp.response(202, JobEnvelope)
 @blp.alt_response(409, description="The title has no uploaded video")
 @require_roles("ops")
