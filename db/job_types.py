@@ -30,6 +30,10 @@ JOB_TYPES: dict[str, JobType] = {
 }
 
 
+# Job types whose state a title's document shows (its video's status).
+SHOWN_ON_TITLE = frozenset({"media.transcode"})
+
+
 def register(kind: JobType) -> JobType:
     """Add a job type at run time (plugins; the fault tests' poison jobs)."""
     JOB_TYPES[kind.name] = kind

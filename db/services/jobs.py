@@ -20,10 +20,11 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from db import claimants
 from db.errors import Conflict, NotFound
-from db.job_types import job_type
+from db.job_types import SHOWN_ON_TITLE, job_type
 from db.models import Job
 from db.models.base import utcnow
 from db.outbox import publish_after_commit
+from db.read_models.sync import mark_changed
 from db.request_context import current_request_id
 from db.services.job_rows import insert_or_join, queued
 
@@ -201,7 +202,15 @@ def _compare_and_set(session: Session, job: Job, expected: dict[str, Any], **val
         return False
     for name, value in values.items():
         set_committed_value(job, name, value)
+    if "status" in values:
+        _title_follows(session, job)
     return True
+
+
+def _title_follows(session: Session, job: Job) -> None:
+    """A transcode's state is its title's video status: the title's document follows."""
+    if job.type in SHOWN_ON_TITLE and "content_id" in (job.args or {}):
+        mark_changed(session, [int(job.args["content_id"])])
 
 
 def _claim_matches(job: Job, claim: Claim) -> bool:
@@ -370,5 +379,6 @@ def retry(*, session: Session, job_id: int) -> Job:
     job.finished_at = None
     job.published_at = None
     job.not_before = None
+    _title_follows(session, job)
     publish_after_commit(session, job)
     return job

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from db.read_models.titles import VIEWER_TAIL, TitleStore
-from db.services import ratings
+from db.services import jobs, ratings, videos
 from tests.auth import login
 from tests.factories import make_content, make_published_video, make_user
 from web.content.schemas import ContentOut
@@ -182,3 +182,24 @@ def test_documents_survive_a_redis_that_fails_midway(app: Flask, db_session: Ses
     with app.app_context():
         broken.refresh(db_session, [item.id])  # logged, not raised
         assert json.loads(broken.documents(db_session, [item.id])[item.id])["title"] == "Midway"
+
+
+def test_a_transcodes_state_shows_on_its_title_at_once(
+    client: FlaskClient, db_session: Session
+) -> None:
+    item = make_content(db_session)
+    db_session.commit()
+
+    def status() -> str:
+        return str(client.get(f"/api/v1/content/{item.id}").json["video"]["status"])
+
+    assert status() == "none"
+    job = videos.queue_transcode(session=db_session, content_id=item.id, source_key="up/x.mp4")
+    db_session.commit()
+    assert status() == "queued"
+    assert jobs.start(session=db_session, job_id=job.id) is not None
+    db_session.commit()
+    assert status() == "processing"
+    jobs.fail(session=db_session, job_id=job.id, error="damaged", retryable=False)
+    db_session.commit()
+    assert status() == "failed"
