@@ -22,7 +22,7 @@ EXTENSION = "cbrtl.shared_rows"
 # Trending plus a row per genre that some viewer likes: the catalogue's genres, far
 # fewer than this. The bound holds whatever the keys turn out to be.
 MAX_ROWS = 256
-Documents = list[Any]  # a row's title ids (or (id, owner) pairs)
+Picked = list[Any]  # a row's title ids (or (id, owner) pairs for the new-title slot)
 
 
 class SharedRows:
@@ -34,7 +34,7 @@ class SharedRows:
     ) -> None:
         self.ttl_s = ttl_s
         # At most max_rows rows, each for ttl_s: least recently used go first.
-        self._rows: TTLCache[str, Documents] = TTLCache(max_rows, max(ttl_s, 1e-9), timer=clock)
+        self._rows: TTLCache[str, Picked] = TTLCache(max_rows, max(ttl_s, 1e-9), timer=clock)
         self._lock = threading.Lock()  # a TTLCache is not safe across threads
 
     def __len__(self) -> int:
@@ -42,8 +42,8 @@ class SharedRows:
             self._rows.expire()
             return len(self._rows)
 
-    def get(self, key: str, build: Callable[[], Documents]) -> Documents:
-        """The row's documents, built at most once per TTL (two threads may both build
+    def get(self, key: str, build: Callable[[], Picked]) -> Picked:
+        """The row's picks, made at most once per TTL (two threads may both make
         a row that just expired; the later one's copy is kept, both are correct)."""
         if self.ttl_s <= 0:
             return build()
