@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     LargeBinary,
     Select,
+    String,
     any_,
     bindparam,
     literal,
@@ -23,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from db.models import Rating, RatingFactors, RecModel, ViewingProgress
+from db.models import Genre, GenrePreference, Rating, RatingFactors, RecModel, ViewingProgress
 from db.services.recommender import unpack
 
 _SCORES = select(Rating.content_id, Rating.score).where(
@@ -61,8 +62,8 @@ _TITLE_OVERLAY = union_all(
     _OWN, _factor("user", "user_id"), _factor("item", "item_id"), _factor("mean", None)
 )
 
-_STARTED: Select[tuple[int]] = (
-    select(ViewingProgress.content_id)
+_STARTED = (
+    select(ViewingProgress.content_id, ViewingProgress.watched_at)
     .where(
         ViewingProgress.user_id == bindparam("user_id"),
         ViewingProgress.completed.is_(False),
@@ -70,6 +71,20 @@ _STARTED: Select[tuple[int]] = (
     )
     .order_by(ViewingProgress.watched_at.desc())
     .limit(bindparam("limit"))
+    .subquery()
+)
+# What the home page asks of every signed-in viewer before it picks its rows: the
+# genres they like and what they are watching, as rows of (kind, name, id, time).
+_HOME = union_all(
+    select(
+        literal("genre"),
+        Genre.name,
+        null().cast(BigInteger),
+        null().cast(ViewingProgress.watched_at.type),
+    )
+    .join(GenrePreference, GenrePreference.genre_id == Genre.id)
+    .where(GenrePreference.user_id == bindparam("user_id")),
+    select(literal("started"), null().cast(String), _STARTED.c.content_id, _STARTED.c.watched_at),
 )
 
 
@@ -113,7 +128,11 @@ def predicted(found: dict[str, tuple[float, bytes | None]]) -> float | None:
     return round(min(5.0, max(0.5, mean + user_bias + item_bias + dot)), 2)
 
 
-def continue_watching(session: Session, user_id: int, limit: int) -> list[int]:
-    """Titles the viewer started and did not finish, most recent first."""
-    rows = session.connection().execute(_STARTED, {"user_id": user_id, "limit": limit})
-    return [content_id for (content_id,) in rows]
+def home_overlay(session: Session, user_id: int, limit: int) -> tuple[list[str], list[int]]:
+    """(the genres the viewer likes, by name; the titles they started and did not
+    finish, most recent first, at most `limit`), in one round trip."""
+    rows = session.connection().execute(_HOME, {"user_id": user_id, "limit": limit}).all()
+    genres = [name for kind, name, _, _ in rows if kind == "genre"]
+    started = [(at, content_id) for kind, _, content_id, at in rows if kind == "started"]
+    started.sort(key=lambda pair: pair[0], reverse=True)
+    return sorted(genres), [content_id for _, content_id in started]

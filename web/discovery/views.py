@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from db import trending_cache
 from db.read_models import viewer
 from db.read_models.titles import with_field, with_viewer
-from db.services import discovery, preferences, trending
+from db.services import discovery, trending
 from web.auth.roles import optional_user_id
 from web.blueprint import Blueprint
 from web.content.schemas import ContentOut
@@ -106,7 +106,7 @@ def _shared_row_ids(session: Session, genres: list[str]) -> list[tuple[str, str,
 
 def home_rows(session: Session, user_id: int | None) -> list[Row]:
     """The home page's rows, for the JSON API and the page; recommended items carry a reason."""
-    liked = preferences.get_genres(session=session, user_id=user_id) if user_id else []
+    liked, started = viewer.home_overlay(session, user_id, ROW_LENGTH) if user_id else ([], [])
     genres = (liked or list(DEFAULT_GENRES))[:GENRE_ROWS]
     shared = _shared_row_ids(session, genres)
     if user_id is None:
@@ -116,7 +116,6 @@ def home_rows(session: Session, user_id: int | None) -> list[Row]:
             for key, title, ids in shared
             if any(i in docs for i in ids)
         ]
-    started = viewer.continue_watching(session, user_id, ROW_LENGTH)
     row_ids = [i for _, _, ids in shared for i in ids]
     # Picks are never titles the viewer rated; the rest carry the viewer's rating.
     listing = picks_for(session, user_id, ROW_LENGTH, also=[*started, *row_ids])
