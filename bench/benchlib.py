@@ -787,6 +787,14 @@ def machine_footer(machine: dict[str, str], started: str) -> list[str]:
             f"Started {started}."]  # fmt: skip
 
 
+def problems_footer(problems: list[str]) -> list[str]:
+    """The first warning/error lines of the platform's logs, if any, under a report."""
+    if not problems:
+        return []
+    return ["", f"{len(problems)} warning/error log lines, first ones:",
+            *(f"    {x[:200]}" for x in problems[:10])]  # fmt: skip
+
+
 @contextlib.contextmanager
 def bench_resources(name: str, procs: Processes, keep_logs: Path | None) -> Iterator[Path]:
     """Database, vhost and temp dir; on the way out, whatever happens, the processes

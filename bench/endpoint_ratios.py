@@ -340,9 +340,7 @@ def markdown(report: Report) -> str:
             out += ["", f"  {kind}:", *lines]
     out += ["", f"Code: {report.code}; served from {report.served_from}.",
             *benchlib.machine_footer(report.machine, report.started)]  # fmt: skip
-    if report.problems:
-        out += ["", f"{len(report.problems)} warning/error log lines, first ones:"]
-        out += [f"    {x[:200]}" for x in report.problems[:10]]
+    out += benchlib.problems_footer(report.problems)
     return "\n".join(out)
 
 

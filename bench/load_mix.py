@@ -74,6 +74,7 @@ from benchlib import (
     machine_footer,
     machine_info,
     pg_connect,
+    problems_footer,
     process_cpu,
     start_gunicorn,
     start_worker,
@@ -404,9 +405,7 @@ def markdown(report: Report) -> str:
         total = sum(s.cpu_s.values()) / n * 1000
         out.append(f"| {s.users} | " + " | ".join(cells) + f" | {total:.1f} ms |")
     out += ["", f"Code: {report.code}.", *machine_footer(report.machine, report.started)]
-    if report.problems:
-        out += ["", f"{len(report.problems)} warning/error log lines, first ones:"]
-        out += [f"    {x[:200]}" for x in report.problems[:10]]
+    out += problems_footer(report.problems)
     return "\n".join(out)
 
 

@@ -352,9 +352,7 @@ def markdown(report: Report) -> str:
         hooks = next((r.hooks for r in report.runs if r.tree == tree), [])
         out.append(f"- {tree}: {report.trees[tree]}; timed: {', '.join(hooks)}")
     out += ["", *bl.machine_footer(report.machine, report.started)]
-    if report.problems:
-        out += ["", f"{len(report.problems)} warning/error log lines, first ones:"]
-        out += [f"    {x[:200]}" for x in report.problems[:10]]
+    out += bl.problems_footer(report.problems)
     return "\n".join(out)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import tempfile
 import time
@@ -16,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from db.after_commit import call_after_commit
 from db.media_types import cache_control_for, content_type_for
+from db.read_models.platform import platform_of
 from db.read_models.sync import mark_changed
 from db.services import videos
 from db.storage import FileToPut, Storage
@@ -47,8 +47,7 @@ def working_folder(job_id: int) -> Iterator[Path]:
     mid-transcode cannot clean up, so the job's rerun removes what it left. Job ids are
     per platform, and two platforms may share a machine and its temporary folder: the
     name carries the platform's database, so one never clears the other's work."""
-    platform = hashlib.sha256(settings().resolved_database_url.encode()).hexdigest()[:12]
-    prefix = f"cbrtl-transcode-{platform}-{job_id}-"
+    prefix = f"cbrtl-transcode-{platform_of(settings())}-{job_id}-"
     for stale in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
         shutil.rmtree(stale, ignore_errors=True)
     with tempfile.TemporaryDirectory(prefix=prefix) as folder:

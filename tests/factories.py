@@ -7,9 +7,9 @@ import os
 
 from sqlalchemy.orm import Session
 
-from db.models import Content, User, Video
+from db.models import Content, RecModel, User, Video
 from db.services import content as catalogue
-from db.services import users, videos
+from db.services import recommender, users, videos
 
 PASSWORD = "correct horse battery staple"
 _seq = itertools.count(1)
@@ -64,3 +64,20 @@ MP4_HEAD = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41"
 def mp4_bytes(size: int) -> bytes:
     """`size` bytes that sniff as MP4 (random after the header)."""
     return MP4_HEAD + os.urandom(size - len(MP4_HEAD))
+
+
+def make_live_model(session: Session, *, purpose: str = "ranking") -> RecModel:
+    """An active model version with no artifact behind it: enough for code that only asks
+    whether a model is live."""
+    model = recommender.record_model(
+        session=session,
+        purpose=purpose,
+        algorithm="ease",
+        params={},
+        metrics={},
+        artifact_key="models/fake.npz",
+        trained_ratings=1,
+        job_id=None,
+    )
+    recommender.activate(session=session, version=model.version, decision="test")
+    return model

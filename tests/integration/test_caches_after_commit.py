@@ -13,9 +13,9 @@ from sqlalchemy import select
 import tasks.trending
 from db import recs_cache, trending_cache
 from db.models import Job, Trending
-from db.services import jobs, ratings, recommender
+from db.services import jobs, ratings
 from tasks import recommender_io
-from tests.factories import make_content, make_user
+from tests.factories import make_content, make_live_model, make_user
 from tests.integration.task_env import TaskEnv, deliver, scratch_engine, tasks_on  # noqa: F401
 
 WINDOW_KEYS = [trending_cache.KEY.format(w) for w in ("day", "week")]
@@ -126,17 +126,7 @@ def ranking_model(env: TaskEnv) -> tuple[int, list[int]]:
         user = make_user(session)
         items = [make_content(session).id for _ in range(3)]
         ratings.rate(session=session, user_id=user.id, content_id=items[0], score=5)
-        version = recommender.record_model(
-            session=session,
-            purpose="ranking",
-            algorithm="ease",
-            params={},
-            metrics={},
-            artifact_key="models/fake.npz",
-            trained_ratings=1,
-            job_id=None,
-        )
-        recommender.activate(session=session, version=version.version, decision="test")
+        make_live_model(session)
         session.commit()
         return user.id, items
 

@@ -26,8 +26,7 @@ from tests.services import cbrtl
 REPO = Path(__file__).resolve().parents[2]
 ML100K_CANDIDATES = (
     os.environ.get("CBRTL_ML100K_DIR", ""),
-    "/work/shared/datasets/ml-100k",
-    str(REPO.parent / "shared" / "datasets" / "ml-100k"),  # CI: shared/ beside the clone
+    str(REPO.parent / "shared" / "datasets" / "ml-100k"),  # shared/ beside the checkout
 )
 ML100K_FILES = ("u.data", "u.item", "u.genre", "u.user")
 

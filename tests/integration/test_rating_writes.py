@@ -17,25 +17,11 @@ from db.engine import make_engine
 from db.errors import NotFound
 from db.migrate import upgrade
 from db.models import Job, Rating
-from db.services import jobs, ratings, recommender
+from db.services import jobs, ratings
 from tests import services
 from tests.auth import login
-from tests.factories import make_content, make_user
+from tests.factories import make_content, make_live_model, make_user
 from tests.services import drain_job_ids, wait_for_lock_wait
-
-
-def live_model(session: Session) -> None:
-    version = recommender.record_model(
-        session=session,
-        purpose="ranking",
-        algorithm="ease",
-        params={},
-        metrics={},
-        artifact_key="models/fake.npz",
-        trained_ratings=1,
-        job_id=None,
-    )
-    recommender.activate(session=session, version=version.version, decision="test")
 
 
 class Statements:
@@ -65,7 +51,7 @@ def counts(session: Session) -> tuple[int, int]:
 def test_a_rating_is_one_statement_per_write_and_no_savepoint(
     connection: Connection, db_session: Session
 ) -> None:
-    live_model(db_session)
+    make_live_model(db_session)
     users = [make_user(db_session).id for _ in range(2)]
     items = [make_content(db_session).id for _ in range(2)]
     db_session.flush()
@@ -162,7 +148,7 @@ def test_the_first_live_model_counts_from_the_next_rating(db_session: Session) -
 
     ratings.rate(session=db_session, user_id=user.id, content_id=item.id, score=2)
     assert refreshes() == 0  # no model yet, and that is not remembered
-    live_model(db_session)
+    make_live_model(db_session)
     ratings.rate(session=db_session, user_id=user.id, content_id=item.id, score=3)
     assert refreshes() == 1
 
@@ -213,7 +199,7 @@ def test_a_concurrent_dedup_insert_waits_then_joins_or_inserts(
 def test_rating_and_dedup_on_sqlite(sqlite_engine: Engine) -> None:
     with Session(sqlite_engine, expire_on_commit=False) as session:
         user, item = make_user(session), make_content(session)
-        live_model(session)
+        make_live_model(session)
         first = ratings.rate(session=session, user_id=user.id, content_id=item.id, score=3)
         again = ratings.rate(session=session, user_id=user.id, content_id=item.id, score=4.5)
         assert again.job is first.job
