@@ -36,6 +36,32 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
+# Enough for the threads of one web process; the read engine's pool comes on top of the
+# main one (docs/DEPLOY.md counts both against max_connections).
+READ_POOL_SIZE, READ_MAX_OVERFLOW = 5, 10
+
+
+def make_read_engine(engine: Engine) -> Engine:
+    """A second engine on the same database whose connections autocommit from the
+    moment they open, for views that only read. `engine.execution_options(
+    isolation_level="AUTOCOMMIT")` would share the pool but set the level on every
+    checkout and reset it on every return: with psycopg2 a round trip each way, which
+    cost more than the query it wrapped."""
+    if engine.dialect.name == "sqlite":
+        if engine.url.database in (None, "", ":memory:"):  # a second engine: another database
+            return engine.execution_options(isolation_level="AUTOCOMMIT")
+        return make_engine(
+            engine.url.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT"
+        )
+    url = engine.url.render_as_string(hide_password=False)
+    return make_engine(
+        url,
+        isolation_level="AUTOCOMMIT",
+        pool_size=READ_POOL_SIZE,
+        max_overflow=READ_MAX_OVERFLOW,
+    )
+
+
 # A connection in steady use needs no ping: if the server went away meanwhile, the
 # failed statement invalidates the whole pool (SQLAlchemy's disconnect handling) and
 # the request answers 503. One that sat idle may have been dropped quietly (a

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.blocklist import Blocklist
 from db.broker import CeleryPublisher
+from db.engine import make_read_engine
 from db.read_models.recent_ratings import RecentRatings
 from db.read_models.titles import TitleStore
 from db.settings import Settings
@@ -60,7 +61,7 @@ def db_reads() -> Session:
 
 @cache
 def _autocommit(engine: Engine) -> Engine:
-    return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return make_read_engine(engine)
 
 
 def close_db_session(_exc: BaseException | None = None) -> None:
