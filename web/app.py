@@ -25,6 +25,7 @@ from web.account.views import blp as account_blp
 from web.admin.models import blp as models_blp
 from web.admin.operations import blp as operations_blp
 from web.admin.schedules import blp as schedules_blp
+from web.auth.revocation import init_revocation
 from web.auth.tokens import REFRESH_TTL, init_jwt
 from web.auth.views import blp as auth_blp
 from web.content.views import blp as catalogue_blp
@@ -150,4 +151,6 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     init_security(app, settings)
     # After Api(): ours replace flask-smorest's handlers, so every error has one shape.
     register_error_handlers(app)
+    # Last, so its hook runs first: a 401 it gives gets every other hook's headers.
+    init_revocation(app)
     return app

@@ -19,6 +19,7 @@ from typing import Any
 import redis
 
 from db import recs_cache
+from db.cache import Rider
 
 log = logging.getLogger(__name__)
 KEY = "cbrtl:rated-since:{}:{}"
@@ -55,7 +56,9 @@ class RecentRatings:
         except redis.RedisError as error:
             log.warning("recent rating not removed: %s", error)
 
-    def list_with_rated(self, user_id: int) -> tuple[dict[str, Any], set[int]] | None:
+    def list_with_rated(
+        self, user_id: int, rider: Rider | None = None
+    ) -> tuple[dict[str, Any], set[int]] | None:
         """(the cached list, what the viewer rated since), or None for a miss."""
         if self.cache is None:
             return None
@@ -63,10 +66,14 @@ class RecentRatings:
             with self.cache.pipeline(transaction=False) as pipe:
                 pipe.get(recs_cache.KEY.format(user_id))
                 pipe.smembers(self.key(user_id))
-                raw, rated = pipe.execute()
+                if rider is not None:
+                    rider.queue(pipe)
+                raw, rated, *extra = pipe.execute()
         except redis.RedisError as error:
             log.warning("recommendation cache unavailable: %s", error)
             return None
+        if rider is not None:
+            rider.answer(extra[0])
         if not raw:
             return None
         return json.loads(raw), {int(i) for i in rated}

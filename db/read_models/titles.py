@@ -26,6 +26,7 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from db.cache import Rider
 from db.media_urls import MediaUrls
 from db.models import Content, ContentStats, Genre, Job, Video
 from db.models.content import content_genres
@@ -173,12 +174,15 @@ class TitleStore:
             self._ttl_s = min(TTL_S, signed // 10) if signed else TTL_S
         return self._ttl_s
 
-    def documents(self, session: Session, ids: Sequence[int]) -> dict[int, str]:
-        """{id: document} for the titles that exist; one Redis round trip on a hit."""
+    def documents(
+        self, session: Session, ids: Sequence[int], rider: Rider | None = None
+    ) -> dict[int, str]:
+        """{id: document} for the titles that exist; one Redis round trip on a hit
+        (carrying `rider`, if any)."""
         wanted = list(dict.fromkeys(ids))
         if not wanted:
             return {}
-        stored = self._read(wanted)
+        stored = self._read(wanted, rider)
         found: dict[int, str] = {}
         generations: dict[int, str] = {}
         for content_id in wanted:
@@ -213,13 +217,20 @@ class TitleStore:
         by_id = dict(zip(wanted, generations, strict=True))
         self._write({cid: (by_id[cid], *built[cid]) for cid in built}, gone=gone)
 
-    def _read(self, ids: list[int]) -> dict[int, tuple[str | None, str]]:
+    def _read(self, ids: list[int], rider: Rider | None) -> dict[int, tuple[str | None, str]]:
         """{id: (document if its tag is current, current generation)}; {} when Redis fails."""
         if self.cache is None:
             return {}
         keys = [self.doc_key(i) for i in ids] + [self.gen_key(i) for i in ids]
         try:
-            values: list[Any] = self.cache.mget(keys)  # type: ignore[assignment]
+            if rider is None:
+                values: list[Any] = self.cache.mget(keys)  # type: ignore[assignment]
+            else:
+                with self.cache.pipeline(transaction=False) as pipe:
+                    pipe.mget(keys)
+                    rider.queue(pipe)
+                    values, reply = pipe.execute()
+                rider.answer(reply)
         except redis.RedisError as error:
             log.warning("title documents unavailable: %s", error)
             return {}

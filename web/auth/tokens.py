@@ -21,6 +21,7 @@ from flask_jwt_extended import (
 
 from db.models import User
 from db.settings import Settings
+from web.auth.revocation import REVOKED, defer
 from web.auth.verified import VerifyingOnceJWTManager
 from web.errors import error_response
 from web.runtime import runtime
@@ -53,7 +54,7 @@ def init_jwt(app: Flask, settings: Settings) -> JWTManager:
     jwt.unauthorized_loader(lambda msg: unauthorized(f"Sign in first: {msg[0].lower()}{msg[1:]}."))
     jwt.invalid_token_loader(lambda _msg: unauthorized("The token is not valid."))
     jwt.expired_token_loader(lambda _h, _p: unauthorized("The token has expired."))
-    jwt.revoked_token_loader(lambda _h, _p: unauthorized("This session has ended; sign in again."))
+    jwt.revoked_token_loader(lambda _h, _p: unauthorized(REVOKED))
     jwt.needs_fresh_token_loader(lambda _h, _p: unauthorized("A fresh sign-in is needed."))
     jwt.token_verification_failed_loader(lambda _h, _p: unauthorized("The token is not valid."))
     jwt.token_in_blocklist_loader(_is_revoked)
@@ -62,7 +63,10 @@ def init_jwt(app: Flask, settings: Settings) -> JWTManager:
 
 def _is_revoked(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
     family = payload.get("fam")
-    return not isinstance(family, str) or runtime().blocklist.is_revoked(family)
+    if not isinstance(family, str):
+        return True
+    # A safe request's check rides along with its first Redis read (revocation.py).
+    return not defer(family) and runtime().blocklist.is_revoked(family)
 
 
 def issue_tokens(user: User, *, family_id: str, refresh_jti: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from db.errors import NotFound
 from db.services import content as catalogue
 from db.services import discovery, preferences, recommender
+from web.auth.revocation import rider
 from web.auth.roles import current_user_id, require_roles
 from web.blueprint import Blueprint
 from web.content.schemas import ContentOut
@@ -77,7 +78,7 @@ def _newest_unrated(session: Session) -> list[tuple[int, int | None]]:
 
 def _from_cache(user_id: int) -> tuple[Picks, set[int]] | None:
     """The cached list and what the viewer rated since it was written."""
-    found = runtime().recent_ratings.list_with_rated(user_id)
+    found = runtime().recent_ratings.list_with_rated(user_id, rider())
     if found is None:
         return None
     doc, rated = found

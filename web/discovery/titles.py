@@ -17,12 +17,14 @@ from sqlalchemy.orm import Session
 from db.errors import NotFound
 from db.read_models import viewer
 from db.read_models.titles import with_viewer
+from web.auth.revocation import rider
 from web.runtime import runtime
 
 
 def documents(session: Session, ids: Sequence[int]) -> dict[int, str]:
-    """{id: document} for those that exist (deleted titles drop out)."""
-    return runtime().titles.documents(session, ids)
+    """{id: document} for those that exist (deleted titles drop out); the first Redis
+    read of a request carries its revocation check."""
+    return runtime().titles.documents(session, ids, rider())
 
 
 def my_ratings(session: Session, user_id: int | None, ids: Iterable[int]) -> dict[int, float]:
