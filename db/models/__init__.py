@@ -5,7 +5,7 @@ from db.models.content import Content, ContentStats, Genre, Trending, content_ge
 from db.models.jobs import JOB_STATUSES, Job
 from db.models.media import Upload, Video
 from db.models.preferences import GenrePreference
-from db.models.ratings import Rating
+from db.models.ratings import Rating, StatsPending
 from db.models.recommender import (
     RatingFactors,
     RecModel,
@@ -34,6 +34,7 @@ __all__ = [
     "Schedule",
     "ScheduleRun",
     "SimilarItem",
+    "StatsPending",
     "TokenFamily",
     "Trending",
     "Upload",

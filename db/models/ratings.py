@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Float, ForeignKey, Index
+from sqlalchemy import BigInteger, CheckConstraint, Float, ForeignKey, Index
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.models.base import Base, UTCDateTime, utcnow
@@ -31,3 +31,14 @@ class Rating(Base):
             name="score_half_steps",
         ),
     )
+
+
+class StatsPending(Base):
+    """A title whose ratings changed since its content_stats were computed: the rating
+    writes add it, one coalesced `ratings.recompute_stats` job drains them in batches
+    (db/services/stats_backlog.py). No foreign key: a rating would pay for its lock
+    check, and the drain skips a title that has gone."""
+
+    __tablename__ = "stats_pending"
+
+    content_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

@@ -29,8 +29,6 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
-    case,
-    cast,
     delete,
     func,
     insert,
@@ -46,7 +44,8 @@ from sqlalchemy.orm import Session
 from db.errors import InvalidInput
 from db.models import Content, ContentStats, Genre, Rating, User, content_genres
 from db.models.base import UTCDateTime, utcnow
-from db.services.ratings import PRIOR_WEIGHT, global_mean
+from db.services import stats_backlog
+from db.services.ratings import global_mean
 
 # Imported accounts cannot sign in: this is no argon2 hash, so verify_password is False.
 UNUSABLE_HASH = "!imported"
@@ -457,59 +456,21 @@ def _merge_ratings(session: Session, source: str, total: int) -> Counts:
 
 
 def _recompute_stats(session: Session, *, everything: bool) -> None:
-    """content_stats from the ratings table, with ratings.recompute_stats's formula.
+    """content_stats from the ratings table, as the drain computes them.
 
     New or changed ratings move the global mean, the prior of every title's Bayesian
     mean, so then every title is recomputed; otherwise only the loaded titles (which
     need a stats row even when nobody rated them). Rows that come out the same are
     not written, so a repeated load changes nothing.
     """
-    content, ratings, stats = _CONTENT, _RATINGS_TABLE, _STATS
     affected = (
-        select(content.c.id.label("content_id"))
+        select(_CONTENT.c.id.label("content_id"))
         if everything
         else select(_CONTENT_IDS.c.id.label("content_id")).join(
             _TITLES, _TITLES.c.source_id == _CONTENT_IDS.c.source_id
         )
-    ).subquery("affected")
-    prior = cast(literal(global_mean(session=session) or 0.0), Float)
-    count = func.count(ratings.c.score)
-    mean = func.avg(ratings.c.score)
-    bayesian = case((count > 0, (PRIOR_WEIGHT * prior + mean * count) / (PRIOR_WEIGHT + count)))
-    rows = (
-        select(affected.c.content_id, count, mean, bayesian, _at(utcnow()))
-        .select_from(affected.outerjoin(ratings, ratings.c.content_id == affected.c.content_id))
-        .where(true())
-        .group_by(affected.c.content_id)
     )
-    upsert = _insert(session, stats).from_select(
-        ["content_id", "rating_count", "rating_mean", "rating_bayesian", "updated_at"], rows
-    )
-    new = upsert.excluded
-    upsert = upsert.on_conflict_do_update(
-        index_elements=["content_id"],
-        set_={
-            "rating_count": new.rating_count,
-            "rating_mean": new.rating_mean,
-            "rating_bayesian": new.rating_bayesian,
-            "updated_at": new.updated_at,
-        },
-        where=or_(
-            stats.c.rating_count != new.rating_count,
-            _differs(stats.c.rating_mean, new.rating_mean),
-            _differs(stats.c.rating_bayesian, new.rating_bayesian),
-        ),
-    )
-    session.execute(upsert)
-
-
-def _differs(old: ColumnElement[Any], new: ColumnElement[Any]) -> ColumnElement[bool]:
-    # Sums over the same rows may round differently from run to run (parallel plans).
-    return or_(
-        and_(old.is_(None), new.is_not(None)),
-        and_(old.is_not(None), new.is_(None)),
-        func.abs(old - new) > 1e-9,
-    )
+    stats_backlog.recompute(session, affected, prior_mean=global_mean(session=session))
 
 
 def catalogue_is_empty(*, session: Session) -> bool:

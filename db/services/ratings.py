@@ -18,10 +18,9 @@ from db.models.base import utcnow
 from db.services.content import lock_content
 from db.services.jobs import enqueue
 from db.services.recommender import any_active
+from db.services.stats_backlog import PRIOR_WEIGHT, mark, queue_drain, rate_and_mark
 from db.upsert import upsert
 
-# Weight of the global-mean prior in the Bayesian average, in ratings.
-PRIOR_WEIGHT = 10
 # How long a process trusts that a model is live, per engine (or test connection).
 LIVE_MODEL_TTL_S = 5.0
 _live_seen: WeakKeyDictionary[Any, float] = WeakKeyDictionary()
@@ -60,34 +59,42 @@ def _require_content(session: Session, content_id: int) -> None:
 
 
 def rate(*, session: Session, user_id: int, content_id: int, score: float) -> RatingSaved:
-    """Upsert the user's rating and queue the content's stats recompute (same transaction).
+    """Upsert the user's rating and mark the title's stats due (same transaction).
     NotFound, with nothing written, when the title does not exist."""
     score = validate_score(score)
     rated_at = utcnow()
-    if not _upsert_if_content(session, user_id, content_id, score, rated_at):
+    written, marked = _upsert_if_content(session, user_id, content_id, score, rated_at)
+    if not written:
         raise NotFound(f"No content {content_id}.")
-    job = _queue_recompute(session, content_id, user_id)
+    job = _queue_recompute(session, content_id, user_id, marked=marked)
     return RatingSaved(content_id=content_id, score=score, rated_at=rated_at, job=job)
 
 
 def _upsert_if_content(
     session: Session, user_id: int, content_id: int, score: float, rated_at: datetime
-) -> bool:
-    """The existence check and the write in one statement: False (no row written) when
-    the title does not exist."""
+) -> tuple[bool, bool]:
+    """The existence check and the write in one statement, on PostgreSQL with the stats
+    mark too: (written, marked); nothing written when the title does not exist."""
     params = {"user_id": user_id, "content_id": content_id, "score": score, "rated_at": rated_at}
+    if session.get_bind().dialect.name == "postgresql":
+        written, marked = session.execute(_UPSERT_AND_MARK, params).one()
+        return bool(written), bool(marked)
     result = session.execute(_UPSERT_IF_CONTENT, params)
-    return isinstance(result, CursorResult) and result.rowcount == 1
+    return isinstance(result, CursorResult) and result.rowcount == 1, False
 
 
 # Text, compiled once (SQLAlchemy 2.0 compiles a dialect's ON CONFLICT statement anew on
 # every execution). The same SQL on PostgreSQL and SQLite, which needs the WHERE.
-_UPSERT_IF_CONTENT = text(
+_UPSERT = (
     "INSERT INTO ratings (user_id, content_id, score, rated_at) "
     "SELECT :user_id, id, :score, :rated_at FROM content WHERE id = :content_id "
     "ON CONFLICT (user_id, content_id) "
     "DO UPDATE SET score = excluded.score, rated_at = excluded.rated_at"
-).bindparams(bindparam("rated_at", type_=Rating.__table__.c.rated_at.type))
+)
+_RATED_AT = bindparam("rated_at", type_=Rating.__table__.c.rated_at.type)
+_UPSERT_IF_CONTENT = text(_UPSERT).bindparams(_RATED_AT)
+# PostgreSQL: the stats mark (db/services/stats_backlog.py) rides in the same statement.
+_UPSERT_AND_MARK = text(rate_and_mark(_UPSERT)).bindparams(_RATED_AT)
 
 
 def unrate(*, session: Session, user_id: int, content_id: int) -> Job | None:
@@ -113,8 +120,11 @@ def _model_live(session: Session) -> bool:
     return live
 
 
-def _queue_recompute(session: Session, content_id: int, user_id: int) -> Job:
-    """The item's stats, and (once a model is live) the user's own list, move soon."""
+def _queue_recompute(
+    session: Session, content_id: int, user_id: int, *, marked: bool = False
+) -> Job:
+    """The item's stats, and (once a model is live) the user's own list, move soon:
+    the stats with the platform's coalesced drain (db/services/stats_backlog.py)."""
     if _model_live(session):
         enqueue(
             session=session,
@@ -122,12 +132,9 @@ def _queue_recompute(session: Session, content_id: int, user_id: int) -> Job:
             args={"user_id": user_id},
             dedup_key=f"recs:{user_id}",
         )
-    return enqueue(
-        session=session,
-        type="ratings.recompute_stats",
-        args={"content_id": content_id},
-        dedup_key=f"stats:{content_id}",
-    )
+    if marked:
+        return queue_drain(session=session)
+    return mark(session=session, content_id=content_id)
 
 
 def list_for_content(

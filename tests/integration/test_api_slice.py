@@ -154,7 +154,7 @@ def test_rating_is_an_idempotent_upsert_and_bursts_share_a_job(
     assert [r.score for r in rows] == [4.5]
     jobs = db_session.scalars(select(Job).where(Job.type == "ratings.recompute_stats")).all()
     # Three ratings while the recompute was still queued: one job covers them all.
-    assert [(j.args["content_id"], j.status) for j in jobs] == [(item.id, "queued")]
+    assert [(j.dedup_key, j.status) for j in jobs] == [("stats:pending", "queued")]
     # Published after commit: the broker confirmed the message.
     assert jobs[0].published_at is not None
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from db.engine import make_engine
 from db.errors import NotFound
 from db.migrate import upgrade
-from db.models import Job, Rating
+from db.models import Job, Rating, StatsPending
 from db.services import jobs, ratings
 from tests import services
 from tests.auth import login
@@ -57,19 +57,21 @@ def test_a_rating_is_one_statement_per_write_and_no_savepoint(
     db_session.flush()
     with Statements(connection) as first:
         ratings.rate(session=db_session, user_id=users[0], content_id=items[0], score=3)
-    # upsert, the live-model check, the viewer's refresh, the title's recompute
-    assert first == ["INSERT", "SELECT", "WITH", "WITH"]
+    # upsert with the stats mark, the live-model check, the viewer's refresh, the drain
+    assert first == ["WITH", "SELECT", "WITH", "WITH"]
     with Statements(connection) as new:
         ratings.rate(session=db_session, user_id=users[1], content_id=items[1], score=3)
-    assert new == ["INSERT", "WITH", "WITH"]  # the live model is remembered
+    assert new == ["WITH", "WITH", "WITH"]  # the live model is remembered
     with Statements(connection) as joined:
         saved = ratings.rate(session=db_session, user_id=users[1], content_id=items[1], score=4)
     # Both jobs are still queued: each statement share-locks and returns the queued row.
-    assert joined == ["INSERT", "WITH", "WITH"]
+    assert joined == ["WITH", "WITH", "WITH"]
     keys = db_session.scalars(select(Job.dedup_key).order_by(Job.id)).all()
-    recs, stats = [f"recs:{u}" for u in users], [f"stats:{i}" for i in items]
-    assert keys == [recs[0], stats[0], recs[1], stats[1]]
-    assert saved.job.dedup_key == f"stats:{items[1]}"
+    # One drain for the platform's stats, however many titles were rated.
+    assert keys == [f"recs:{users[0]}", "stats:pending", f"recs:{users[1]}"]
+    assert saved.job.dedup_key == "stats:pending"
+    marked = db_session.scalars(select(StatsPending.content_id).order_by("content_id")).all()
+    assert marked == sorted(items)
 
 
 def test_the_dedup_insert_writes_the_row_the_orm_would(db_session: Session) -> None:

@@ -24,17 +24,22 @@ def stats_job(env: TaskEnv, content_id: int) -> None:
     deliver("cbrtl.ratings.recompute_stats", job.id)
 
 
-def test_the_stats_job_refreshes_the_title_after_its_commit(
-    tasks_on: TaskEnv,  # noqa: F811 - the fixture
-    settings: Settings,
-) -> None:
-    env = tasks_on
+def scratch_store(env: TaskEnv, settings: Settings) -> TitleStore:
     # The scratch database's own platform: its title ids repeat those of other databases.
     scratch = settings.model_copy(
         update={"database_url": env.engine.url.render_as_string(hide_password=False)}
     )
     store = TitleStore(env.cache, MediaUrls(scratch, env.storage))
     install_title_sync(env.factory, store)
+    return store
+
+
+def test_the_stats_job_refreshes_the_title_after_its_commit(
+    tasks_on: TaskEnv,  # noqa: F811 - the fixture
+    settings: Settings,
+) -> None:
+    env = tasks_on
+    store = scratch_store(env, settings)
     with env.factory() as session:
         item, viewer = make_content(session), make_user(session)
         session.commit()
@@ -52,3 +57,26 @@ def test_the_stats_job_refreshes_the_title_after_its_commit(
     with env.factory() as session:
         served = json.loads(store.documents(session, [item.id])[item.id])
         assert served["rating"] == {"average": None, "count": 0, "bayesian": None}
+
+
+def test_the_drain_refreshes_every_title_it_recomputed(
+    tasks_on: TaskEnv,  # noqa: F811 - the fixture
+    settings: Settings,
+) -> None:
+    env = tasks_on
+    store = scratch_store(env, settings)
+    with env.factory() as session:
+        items, viewer = [make_content(session) for _ in range(3)], make_user(session)
+        session.commit()
+        assert len(store.documents(session, [i.id for i in items])) == 3  # cached unrated
+        drains = {
+            ratings.rate(session=session, user_id=viewer.id, content_id=i.id, score=s).job.id
+            for i, s in zip(items, (1.0, 2.5, 4.0), strict=True)
+        }
+        session.commit()
+    assert len(drains) == 1  # three titles, one job
+    deliver("cbrtl.ratings.recompute_stats", drains.pop())
+    with env.factory() as session:
+        served = store.documents(session, [i.id for i in items])
+        seen = [json.loads(served[i.id])["rating"]["average"] for i in items]
+        assert seen == [1.0, 2.5, 4.0]
