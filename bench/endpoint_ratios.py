@@ -293,7 +293,12 @@ def run(args: argparse.Namespace, report: Report) -> str:
         (workdir / "ids.txt").write_text("".join(f"{t}\n" for t in titles))
         p.web_workers = sorted(x for x, ppid, *_ in benchlib.process_cpu() if ppid == web.pid)
         signed_in = time.monotonic()
+        if args.hold:
+            (workdir / "tokens.txt").write_text("".join(f"{t}\n" for t in tokens))
+            hold(p, args.hold)
         for key, call in ENDPOINTS.items():
+            if key not in args.endpoints:
+                continue
             if time.monotonic() - signed_in > 600:  # access tokens last 15 min
                 tokens, signed_in = benchlib.login_all(port, emails), time.monotonic()
             (workdir / "tokens.txt").write_text("".join(f"{t}\n" for t in tokens))
@@ -311,6 +316,21 @@ def run(args: argparse.Namespace, report: Report) -> str:
         report.problems = [f"{log}: {x}" for log in ("web.log", "worker.log", "beat.log")
                            for x in benchlib.log_problems(workdir / log)]  # fmt: skip
     return markdown(report)
+
+
+def hold(p: Platform, seconds: float) -> None:
+    """Keep the platform up for profiling by hand: its facts in hold.txt; delete that
+    file (or wait `seconds`) to go on with the measured runs."""
+    note = p.workdir / "hold.txt"
+    note.write_text(
+        f"port={p.port}\nworkdir={p.workdir}\ndatabase={p.database_url}\n"
+        f"gunicorn={p.roots['gunicorn']}\nweb_workers={' '.join(map(str, p.web_workers))}\n"
+        f"wrk: {' '.join(wrk_args(p, ENDPOINTS['recommendations'], auth=True, seconds=10))}\n"
+    )
+    benchlib.log(f"holding for {seconds:.0f} s: see {note}; delete it to go on")
+    deadline = time.monotonic() + seconds
+    while note.exists() and time.monotonic() < deadline:
+        time.sleep(1)  # a person's pace, not a synchronisation
 
 
 def markdown(report: Report) -> str:
@@ -361,11 +381,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     add("--time-limit", type=int, default=3600, help="seconds for the whole run")
     add("--attempts", type=int, default=8, help="starts of a run while one worker does it all")
     add("--max-skew", type=float, default=0.75, help="most of the load one worker may take")
+    add("--endpoints", type=lambda v: v.split(","), default=list(ENDPOINTS),
+        help=f"comma-separated subset of {','.join(ENDPOINTS)}")
+    add("--hold", type=float, default=0, help="after set-up, keep the platform up this "
+        "many seconds (or until its hold.txt is deleted) for profiling by hand")
     benchlib.add_common_args(parser)
     parser.set_defaults(redis_url="redis://127.0.0.1:6379/6")
     args = parser.parse_args(argv)
     if not (args.dataset / "u.data").exists():
         parser.error(f"{args.dataset} has no u.data (set --dataset or CBRTL_ML100K_DIR)")
+    if unknown := set(args.endpoints) - set(ENDPOINTS):
+        parser.error(f"unknown endpoints: {', '.join(sorted(unknown))}")
     if min(args.duration, args.connections, args.viewers, args.ratings_per_viewer) <= 0:
         parser.error("--duration, --connections, --viewers and --ratings-per-viewer must be > 0")
     # guarded_main runs in the measured tree: paths given relative to here stay so.
