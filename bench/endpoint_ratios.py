@@ -381,10 +381,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     add("--time-limit", type=int, default=3600, help="seconds for the whole run")
     add("--attempts", type=int, default=8, help="starts of a run while one worker does it all")
     add("--max-skew", type=float, default=0.75, help="most of the load one worker may take")
-    add("--endpoints", type=lambda v: v.split(","), default=list(ENDPOINTS),
-        help=f"comma-separated subset of {','.join(ENDPOINTS)}")
-    add("--hold", type=float, default=0, help="after set-up, keep the platform up this "
-        "many seconds (or until its hold.txt is deleted) for profiling by hand")
+    add(
+        "--endpoints",
+        type=lambda v: v.split(","),
+        default=list(ENDPOINTS),
+        help=f"comma-separated subset of {','.join(ENDPOINTS)}",
+    )
+    add(
+        "--hold",
+        type=float,
+        default=0,
+        help="after set-up, keep the platform up this "
+        "many seconds (or until its hold.txt is deleted) for profiling by hand",
+    )
     benchlib.add_common_args(parser)
     parser.set_defaults(redis_url="redis://127.0.0.1:6379/6")
     args = parser.parse_args(argv)

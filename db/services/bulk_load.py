@@ -139,6 +139,8 @@ _RATING_IDS = Table(
     prefixes=["TEMPORARY"],
 )
 
+# An INSERT's row count is kept only when asked for (psycopg 3 forgets it at close).
+_ROWCOUNT = {"preserve_rowcount": True}
 _CONTENT: Table = Content.__table__  # type: ignore[assignment]
 _USERS_TABLE: Table = User.__table__  # type: ignore[assignment]
 _STATS: Table = ContentStats.__table__  # type: ignore[assignment]
@@ -246,13 +248,12 @@ class _Stager:
         # None is written as an empty field, which COPY's CSV format reads as NULL;
         # datetimes print as ISO 8601 with their UTC offset.
         csv.writer(buffer, lineterminator="\n").writerows(batch)
-        buffer.seek(0)
-        # The raw DBAPI connection of the session's transaction: COPY joins it.
+        # The raw DBAPI (psycopg 3) connection of the session's transaction: COPY joins it.
         cursor = self.session.connection().connection.cursor()
         try:
-            cursor.copy_expert(
-                f"COPY {table.name} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)", buffer
-            )
+            sql = f"COPY {table.name} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)"
+            with cursor.copy(sql) as copy:
+                copy.write(buffer.getvalue())
         finally:
             cursor.close()
 
@@ -410,7 +411,8 @@ def _merge_ratings(session: Session, source: str, total: int) -> Counts:
             .select_from(staged)
             .join(_USER_IDS, _USER_IDS.c.source_id == staged.c.user_source_id)
             .join(_CONTENT_IDS, _CONTENT_IDS.c.source_id == staged.c.content_source_id),
-        )
+        ),
+        execution_options=_ROWCOUNT,
     )
     if getattr(mapped, "rowcount", total) != total:
         missing = session.scalar(
@@ -451,7 +453,7 @@ def _merge_ratings(session: Session, source: str, total: int) -> Counts:
             ratings.c.rated_at.is_distinct_from(upsert.excluded.rated_at),
         ),
     )
-    written = session.execute(upsert)
+    written = session.execute(upsert, execution_options=_ROWCOUNT)
     return Counts(total=total, new=new, updated=getattr(written, "rowcount", new) - new)
 
 

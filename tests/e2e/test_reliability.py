@@ -30,6 +30,7 @@ def job_state(session: Session, job_id: int) -> tuple[str, int]:
 def engine(on_services: Platform) -> Iterator[Engine]:
     engine = make_engine(on_services.env["CBRTL_DATABASE_URL"])
     yield engine
+    engine.dispose()
 
 
 def test_worker_sigkilled_mid_job_loses_nothing(on_services: Platform, engine: Engine) -> None:

@@ -1,5 +1,5 @@
 """The read engine's connections autocommit from the moment they open: no isolation
-level set on checkout and reset on return (a round trip each with psycopg2)."""
+level set on checkout and reset on return (a round trip each, with psycopg2)."""
 
 from __future__ import annotations
 
