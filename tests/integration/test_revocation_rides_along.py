@@ -1,11 +1,13 @@
 """A safe request's revocation check rides in its first Redis read (web/auth/revocation.py)
 and still ends a signed-out session at once: with Redis up, down, and on every read
-path (a cached list, a title, the home page, a view that reads no Redis at all)."""
+path (a cached list, a title, the home page, a view that reads no Redis at all);
+pages still treat a revoked cookie as signed out."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import jwt as pyjwt
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -13,12 +15,14 @@ from sqlalchemy.orm import Session
 
 from db import recs_cache
 from db.blocklist import Blocklist
+from db.services import sessions
 from tests.auth import login
-from tests.factories import make_content, make_user
+from tests.factories import PASSWORD, make_content, make_user
 from tests.services import free_port
 from web.runtime import runtime
 
 ENDED = "This session has ended; sign in again."
+HTML = {"Accept": "text/html,application/xhtml+xml"}
 
 
 def signed_in_with_list(app: Flask, db_session: Session) -> tuple[dict[str, str], list[int]]:
@@ -89,3 +93,24 @@ def test_with_redis_down_the_database_still_ends_the_session(
         refused = client.get(path, headers=headers)
         assert refused.status_code == 401, path
         assert refused.json["error"]["message"] == ENDED
+
+
+def test_a_page_still_treats_a_revoked_cookie_as_signed_out(
+    app: Flask, db_session: Session
+) -> None:
+    viewer = make_user(db_session)
+    db_session.commit()
+    browser = app.test_client()  # cookies, as a browser keeps them
+    signed = browser.post("/api/v1/auth/login", json={"email": viewer.email, "password": PASSWORD})
+    assert signed.status_code == 200
+    family = pyjwt.decode(signed.json["access_token"], options={"verify_signature": False})["fam"]
+    assert browser.get("/profile", headers=HTML).status_code == 200
+    # Ended elsewhere (another device's "sign out"): this browser still holds the cookies.
+    sessions.revoke(session=db_session, family_id=family, reason="test")
+    db_session.commit()
+    with app.app_context():
+        runtime().blocklist.add([family])
+    gone = browser.get("/profile", headers=HTML)
+    # Signed out, so the page's script tries the refresh cookie (which is revoked too).
+    assert gone.status_code == 200 and "Signing you back in" in gone.get_data(as_text=True)
+    assert browser.get("/api/v1/me").status_code == 401  # the API, from the same cookie

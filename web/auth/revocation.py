@@ -1,6 +1,6 @@
 """The revocation check of a safe request, carried by the request's first Redis read.
 
-A GET or HEAD changes nothing, so its check may wait until the view has asked Redis
+A GET or HEAD of the API changes nothing, so its check may wait until the view has asked Redis
 for what it reads, as long as it is settled before the answer goes out: verifying the
 token notes the sign-in family, the read models' first pipeline asks for it too
 (`rider`), and an after-request hook settles it, asking db/blocklist.py itself when no
@@ -20,6 +20,7 @@ from web.errors import error_response
 from web.runtime import runtime
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+API_PREFIX = "/api/"
 REVOKED = "This session has ended; sign in again."
 _PENDING = "cbrtl_revocation"
 
@@ -41,9 +42,14 @@ class PendingCheck:
 
 
 def defer(family_id: str) -> bool:
-    """For a safe request with Redis configured: note the check for later (the caller
-    reports "not revoked" for now). False: check at once."""
-    if request.method not in SAFE_METHODS or runtime().cache is None:
+    """For a safe request of the JSON API with Redis configured: note the check for
+    later (the caller reports "not revoked" for now). False: check at once. Pages check
+    at once: they treat a revoked cookie as signed out, not as an error."""
+    if (
+        request.method not in SAFE_METHODS
+        or not request.path.startswith(API_PREFIX)
+        or runtime().cache is None
+    ):
         return False
     g.setdefault(_PENDING, PendingCheck(family_id))
     return True
