@@ -30,12 +30,7 @@ def engine() -> Iterator[Engine]:
 
 
 def test_worker_waits_for_the_rating_that_joined_its_job(engine: Engine) -> None:
-    with Session(engine, expire_on_commit=False) as session:
-        first_user, second_user = make_user(session), make_user(session)
-        item = make_content(session)
-        session.commit()
-        job = ratings.rate(session=session, user_id=first_user.id, content_id=item.id, score=1).job
-        session.commit()
+    second_user, item, job = rated_once(engine, started=False)
 
     rating_tx = Session(engine, expire_on_commit=False)
     joined = ratings.rate(session=rating_tx, user_id=second_user.id, content_id=item.id, score=5)
@@ -67,21 +62,22 @@ def stats_of(session: Session, content_id: int) -> tuple[int, float | None]:
     return row.rating_count, row.rating_mean
 
 
-def rated_once_and_draining(engine: Engine) -> tuple[User, Content, Job]:
-    """(a second viewer, a title rated once, its drain job started)."""
+def rated_once(engine: Engine, *, started: bool = True) -> tuple[User, Content, Job]:
+    """(a second viewer, a title rated once, its drain job: started, as a worker would)."""
     with Session(engine, expire_on_commit=False) as session:
         first_user, second_user = make_user(session), make_user(session)
         item = make_content(session)
         session.commit()
         job = ratings.rate(session=session, user_id=first_user.id, content_id=item.id, score=1).job
         session.commit()
-        jobs.start(session=session, job_id=job.id)
-        session.commit()
+        if started:
+            jobs.start(session=session, job_id=job.id)
+            session.commit()
     return second_user, item, job
 
 
 def test_a_rating_landing_while_the_drain_runs_queues_the_next(engine: Engine) -> None:
-    second_user, item, job = rated_once_and_draining(engine)
+    second_user, item, job = rated_once(engine)
 
     drain_tx = Session(engine, expire_on_commit=False)
     assert stats_backlog.drain(session=drain_tx, prior_mean=None) == [item.id]  # mark taken
@@ -113,7 +109,7 @@ def test_a_rating_landing_while_the_drain_runs_queues_the_next(engine: Engine) -
 
 
 def test_a_drain_leaves_the_mark_of_a_rating_still_in_flight(engine: Engine) -> None:
-    second_user, item, _job = rated_once_and_draining(engine)
+    second_user, item, _job = rated_once(engine)
 
     rating_tx = Session(engine, expire_on_commit=False)
     ratings.rate(session=rating_tx, user_id=second_user.id, content_id=item.id, score=5)
