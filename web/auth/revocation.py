@@ -1,11 +1,12 @@
 """The revocation check of a safe request, carried by the request's first Redis read.
 
-A GET or HEAD of the API changes nothing, so its check may wait until the view has asked Redis
-for what it reads, as long as it is settled before the answer goes out: verifying the
-token notes the sign-in family, the read models' first pipeline asks for it too
-(`rider`), and an after-request hook settles it, asking db/blocklist.py itself when no
-read did (or Redis failed), and answers 401 for a revoked session as before. A write
-is checked before its view runs, as flask-jwt-extended does.
+A GET or HEAD of the API changes nothing, so its check may wait until the view has
+asked Redis for what it reads, as long as it is settled before the answer goes out:
+verifying the token notes the sign-in family, the read models' first pipeline asks for
+it too (`rider`), and an after-request hook settles it, asking db/blocklist.py itself
+when no read did (or Redis failed), and answers 401 for a revoked session as before.
+A write, and a page (which treats a revoked cookie as signed out), is checked before
+its view runs, as flask-jwt-extended does.
 """
 
 from __future__ import annotations
