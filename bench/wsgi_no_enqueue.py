@@ -2,10 +2,11 @@
 
 Benchmark use only (bench/rating_throughput.py runs it as
 `gunicorn --pythonpath bench 'wsgi_no_enqueue:application'`). Production code is
-untouched: `db.services.ratings.rate` looks `enqueue` up in its own module
+untouched: `db.services.ratings.rate` looks `enqueue_keyed` up in its own module
 globals at call time, so replacing that one name makes a rating write no `jobs`
-row. The outbox then has nothing to publish after commit, so there is no
-RabbitMQ round trip and no `published_at` update either. Everything else in the
+row (its title's stats mark, written by the upsert's own statement, stays). The
+outbox then has nothing to publish after commit, so there is no RabbitMQ round trip
+and no `published_at` update either. Everything else in the
 request (JWT check, validation, content lookup, rating upsert, commit, response)
 is the production path.
 """
@@ -22,13 +23,12 @@ from db.services import ratings
 from web.app import create_app
 
 
-def _no_enqueue(*, session: Session, type: str, args: dict[str, Any], **_options: Any) -> Job:
-    """Called like db.services.jobs.enqueue and returns a Job, but the Job stays
+def _no_enqueue(*, session: Session, jobs: list[tuple[str, dict[str, Any], str]]) -> list[Job]:
+    """Called like db.services.jobs.enqueue_keyed and returns Jobs, but they stay
     transient: never added to the session, so never flushed, committed or published."""
-    kind = job_type(type)
-    return Job(type=kind.name, queue=kind.queue, args=args)
+    return [Job(type=job_type(t).name, queue=job_type(t).queue, args=a) for t, a, _ in jobs]
 
 
-ratings.enqueue = _no_enqueue
+ratings.enqueue_keyed = _no_enqueue
 
 application = create_app()

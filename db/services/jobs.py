@@ -26,7 +26,7 @@ from db.models.base import utcnow
 from db.outbox import publish_after_commit
 from db.read_models.sync import mark_changed
 from db.request_context import current_request_id
-from db.services.job_rows import insert_or_join, queued
+from db.services.job_rows import insert_or_join, insert_or_join_many, queued
 
 FINISHED = frozenset({"succeeded", "failed", "dead"})
 CANCELLED = "Cancelled by an operator."
@@ -72,14 +72,7 @@ def enqueue(
     cannot start it (and read the ratings) before this change is visible; a row
     this transaction inserts is invisible to the worker until then anyway.
     """
-    kind = job_type(type)
-    values = {
-        "type": kind.name,
-        "queue": kind.queue,
-        "args": args,
-        "max_attempts": max_attempts,
-        "request_id": current_request_id(),
-    }
+    values = _values(type, args, max_attempts)
     if dedup_key is None:
         return _add(session, Job(**values))
     values["dedup_key"] = dedup_key
@@ -93,6 +86,23 @@ def enqueue(
             return job
         # The queued row started (or was cancelled) before this transaction saw it: again.
     raise RuntimeError(f"could not enqueue or join a job for {dedup_key!r}")
+
+
+def enqueue_keyed(*, session: Session, jobs: list[tuple[str, dict[str, Any], str]]) -> list[Job]:
+    """Several deduplicated jobs, (type, args, dedup key) each, as `enqueue` would write
+    them: on PostgreSQL in one statement, then one by one for any that must try again."""
+    if session.get_bind().dialect.name != "postgresql" or session.in_nested_transaction():
+        return [enqueue(session=session, type=t, args=a, dedup_key=k) for t, a, k in jobs]
+    values = [_values(t, a, 5) | {"dedup_key": k} for t, a, k in jobs]
+    found = insert_or_join_many(session=session, values=values)
+    return [job or enqueue(session=session, type=t, args=a, dedup_key=k)
+            for job, (t, a, k) in zip(found, jobs, strict=True)]  # fmt: skip
+
+
+def _values(type: str, args: dict[str, Any], max_attempts: int) -> dict[str, Any]:
+    kind = job_type(type)
+    return {"type": kind.name, "queue": kind.queue, "args": args,
+            "max_attempts": max_attempts, "request_id": current_request_id()}  # fmt: skip
 
 
 def _add_in_savepoint(session: Session, values: dict[str, Any]) -> Job | None:

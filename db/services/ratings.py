@@ -16,9 +16,9 @@ from db.errors import InvalidInput, NotFound
 from db.models import Content, ContentStats, Job, Rating, User
 from db.models.base import utcnow
 from db.services.content import lock_content
-from db.services.jobs import enqueue
+from db.services.jobs import enqueue_keyed
 from db.services.recommender import any_active
-from db.services.stats_backlog import PRIOR_WEIGHT, mark, queue_drain, rate_and_mark
+from db.services.stats_backlog import DRAIN_KEY, DRAIN_TYPE, PRIOR_WEIGHT, mark, rate_and_mark
 from db.upsert import upsert
 
 # How long a process trusts that a model is live, per engine (or test connection).
@@ -124,17 +124,14 @@ def _queue_recompute(
     session: Session, content_id: int, user_id: int, *, marked: bool = False
 ) -> Job:
     """The item's stats, and (once a model is live) the user's own list, move soon:
-    the stats with the platform's coalesced drain (db/services/stats_backlog.py)."""
+    the stats with the platform's coalesced drain (db/services/stats_backlog.py); both
+    jobs queued or joined in one statement. Returns the drain."""
+    if not marked:
+        mark(session=session, content_id=content_id)
+    wanted: list[tuple[str, dict[str, Any], str]] = [(DRAIN_TYPE, {}, DRAIN_KEY)]
     if _model_live(session):
-        enqueue(
-            session=session,
-            type="recommender.refresh_user",
-            args={"user_id": user_id},
-            dedup_key=f"recs:{user_id}",
-        )
-    if marked:
-        return queue_drain(session=session)
-    return mark(session=session, content_id=content_id)
+        wanted.insert(0, ("recommender.refresh_user", {"user_id": user_id}, f"recs:{user_id}"))
+    return enqueue_keyed(session=session, jobs=wanted)[-1]
 
 
 def list_for_content(

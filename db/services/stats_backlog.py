@@ -80,20 +80,23 @@ _STATS: Table = ContentStats.__table__  # type: ignore[assignment]
 _RATINGS: Table = Rating.__table__  # type: ignore[assignment]
 
 
-def mark(*, session: Session, content_id: int) -> Job:
-    """The title's stats are due: mark it and queue (or join) the drain."""
+def mark(*, session: Session, content_id: int) -> None:
+    """The title's stats are due (the caller queues or joins the drain)."""
     if session.get_bind().dialect.name != "postgresql":
         session.execute(_MARK, {"content_id": content_id})  # SQLite: one writer at a time
-        return queue_drain(session=session)
+        return
     for _ in range(MARK_ATTEMPTS):
         # 0: a mark appeared or went between the statement's snapshot and its lock.
         if session.execute(_MARK_PG, {"content_id": content_id}).scalar():
-            return queue_drain(session=session)
+            return
     raise RuntimeError(f"could not mark title {content_id}'s stats as due")
 
 
+DRAIN_TYPE = "ratings.recompute_stats"
+
+
 def queue_drain(*, session: Session) -> Job:
-    return enqueue(session=session, type="ratings.recompute_stats", args={}, dedup_key=DRAIN_KEY)
+    return enqueue(session=session, type=DRAIN_TYPE, args={}, dedup_key=DRAIN_KEY)
 
 
 def drain(*, session: Session, prior_mean: float | None, limit: int = BATCH) -> list[int]:

@@ -1,5 +1,6 @@
-"""The rating write's few round trips: the title check folded into the upsert, the dedup
-enqueue in one statement (no savepoint), the live-model check remembered."""
+"""The rating write's few round trips: the title check and the stats mark folded into the
+upsert, both dedup enqueues in one statement (no savepoint), the live-model check
+remembered."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from db.engine import make_engine
 from db.errors import NotFound
 from db.migrate import upgrade
 from db.models import Job, Rating, StatsPending
-from db.services import jobs, ratings
+from db.services import job_rows, jobs, ratings
 from tests import services
 from tests.auth import login
 from tests.factories import make_content, make_live_model, make_user
@@ -57,21 +58,45 @@ def test_a_rating_is_one_statement_per_write_and_no_savepoint(
     db_session.flush()
     with Statements(connection) as first:
         ratings.rate(session=db_session, user_id=users[0], content_id=items[0], score=3)
-    # upsert with the stats mark, the live-model check, the viewer's refresh, the drain
-    assert first == ["WITH", "SELECT", "WITH", "WITH"]
+    # upsert with the stats mark, the live-model check, the viewer's refresh and the drain
+    assert first == ["WITH", "SELECT", "WITH"]
     with Statements(connection) as new:
         ratings.rate(session=db_session, user_id=users[1], content_id=items[1], score=3)
-    assert new == ["WITH", "WITH", "WITH"]  # the live model is remembered
+    assert new == ["WITH", "WITH"]  # the live model is remembered
     with Statements(connection) as joined:
         saved = ratings.rate(session=db_session, user_id=users[1], content_id=items[1], score=4)
-    # Both jobs are still queued: each statement share-locks and returns the queued row.
-    assert joined == ["WITH", "WITH", "WITH"]
+    # Both jobs are still queued: one statement share-locks and returns both queued rows.
+    assert joined == ["WITH", "WITH"]
     keys = db_session.scalars(select(Job.dedup_key).order_by(Job.id)).all()
     # One drain for the platform's stats, however many titles were rated.
     assert keys == [f"recs:{users[0]}", "stats:pending", f"recs:{users[1]}"]
     assert saved.job.dedup_key == "stats:pending"
     marked = db_session.scalars(select(StatsPending.content_id).order_by("content_id")).all()
     assert marked == sorted(items)
+
+
+def test_keyed_jobs_in_one_statement_each_insert_or_join(
+    connection: Connection, db_session: Session
+) -> None:
+    first = jobs.enqueue(session=db_session, type="ratings.recompute_stats", args={}, dedup_key="a")
+    wanted = [
+        ("ratings.recompute_stats", {}, "a"),
+        ("recommender.refresh_user", {"user_id": 1}, "b"),
+    ]
+    with Statements(connection) as sent:
+        joined, new = jobs.enqueue_keyed(session=db_session, jobs=wanted)
+    assert sent == ["WITH"]
+    assert joined.id == first.id and new.id != first.id
+    assert (new.type, new.queue, new.args, new.dedup_key, new.status, new.attempts) == (
+        "recommender.refresh_user", "ml", {"user_id": 1}, "b", "queued", 0
+    )  # fmt: skip
+    with Statements(connection) as again:
+        assert [j.id for j in jobs.enqueue_keyed(session=db_session, jobs=wanted)] == [
+            first.id, new.id
+        ]  # fmt: skip
+    assert again == ["WITH"]
+    with pytest.raises(ValueError, match="same dedup key"):
+        job_rows.insert_or_join_many(session=db_session, values=[{"dedup_key": "c"}] * 2)
 
 
 def test_the_dedup_insert_writes_the_row_the_orm_would(db_session: Session) -> None:
