@@ -54,14 +54,12 @@ def db_reads() -> Session:
     if "db_session" not in g:
         factory = runtime().session_factory
         bind = factory.kw.get("bind")
-        g.db_session = factory(bind=_autocommit(bind)) if isinstance(bind, Engine) else factory()
+        g.db_session = factory(bind=_read_engine(bind)) if isinstance(bind, Engine) else factory()
     session: Session = g.db_session
     return session
 
 
-@cache
-def _autocommit(engine: Engine) -> Engine:
-    return make_read_engine(engine)
+_read_engine = cache(make_read_engine)  # one per engine, for the process's lifetime
 
 
 def close_db_session(_exc: BaseException | None = None) -> None:

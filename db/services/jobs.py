@@ -30,6 +30,7 @@ from db.services.job_rows import insert_or_join, insert_or_join_many, queued
 
 FINISHED = frozenset({"succeeded", "failed", "dead"})
 CANCELLED = "Cancelled by an operator."
+MAX_ATTEMPTS = 5
 
 
 class JobCancelled(Exception):
@@ -61,7 +62,7 @@ def enqueue(
     session: Session,
     type: str,
     args: dict[str, Any],
-    max_attempts: int = 5,
+    max_attempts: int = MAX_ATTEMPTS,
     dedup_key: str | None = None,
 ) -> Job:
     """Write the job row (the outbox publishes it after commit).
@@ -93,7 +94,7 @@ def enqueue_keyed(*, session: Session, jobs: list[tuple[str, dict[str, Any], str
     them: on PostgreSQL in one statement, then one by one for any that must try again."""
     if session.get_bind().dialect.name != "postgresql" or session.in_nested_transaction():
         return [enqueue(session=session, type=t, args=a, dedup_key=k) for t, a, k in jobs]
-    values = [_values(t, a, 5) | {"dedup_key": k} for t, a, k in jobs]
+    values = [_values(t, a, MAX_ATTEMPTS) | {"dedup_key": k} for t, a, k in jobs]
     found = insert_or_join_many(session=session, values=values)
     return [job or enqueue(session=session, type=t, args=a, dedup_key=k)
             for job, (t, a, k) in zip(found, jobs, strict=True)]  # fmt: skip

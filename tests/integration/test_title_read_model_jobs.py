@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 import tasks.ratings  # noqa: F401 - registers the task delivered here
 from db.media_urls import MediaUrls
 from db.read_models.sync import install_title_sync
@@ -24,8 +26,10 @@ def stats_job(env: TaskEnv, content_id: int) -> None:
     deliver("cbrtl.ratings.recompute_stats", job.id)
 
 
-def scratch_store(env: TaskEnv, settings: Settings) -> TitleStore:
-    # The scratch database's own platform: its title ids repeat those of other databases.
+@pytest.fixture
+def store(tasks_on: TaskEnv, settings: Settings) -> TitleStore:  # noqa: F811 - the fixture
+    """The scratch database's own platform: its title ids repeat those of other databases."""
+    env = tasks_on
     scratch = settings.model_copy(
         update={"database_url": env.engine.url.render_as_string(hide_password=False)}
     )
@@ -36,10 +40,9 @@ def scratch_store(env: TaskEnv, settings: Settings) -> TitleStore:
 
 def test_the_stats_job_refreshes_the_title_after_its_commit(
     tasks_on: TaskEnv,  # noqa: F811 - the fixture
-    settings: Settings,
+    store: TitleStore,
 ) -> None:
     env = tasks_on
-    store = scratch_store(env, settings)
     with env.factory() as session:
         item, viewer = make_content(session), make_user(session)
         session.commit()
@@ -61,10 +64,9 @@ def test_the_stats_job_refreshes_the_title_after_its_commit(
 
 def test_the_drain_refreshes_every_title_it_recomputed(
     tasks_on: TaskEnv,  # noqa: F811 - the fixture
-    settings: Settings,
+    store: TitleStore,
 ) -> None:
     env = tasks_on
-    store = scratch_store(env, settings)
     with env.factory() as session:
         items, viewer = [make_content(session) for _ in range(3)], make_user(session)
         session.commit()
