@@ -220,8 +220,8 @@ class BackgroundPublisher:
     def submit(self, jobs: list[Outgoing]) -> None:
         """Hand committed jobs to the thread; never blocks. When the queue is full the
         jobs wait for the relay."""
-        if self._pid != os.getpid() or self._thread is None or not self._thread.is_alive():
-            self._start()
+        if self._pid != os.getpid():
+            self._reset()
         with self._settled:
             self._submitted += len(jobs)
         try:
@@ -229,10 +229,12 @@ class BackgroundPublisher:
         except queue.Full:
             log.warning("outbox: hand-over queue full; %d jobs wait for the relay", len(jobs))
             self._settle(len(jobs))
+            return
+        # After the put: a thread that is dying now either is seen dead here or sees
+        # these jobs when it leaves (_run), so one of the two starts a successor.
+        self._start()
 
     def _start(self) -> None:
-        if self._pid != os.getpid():
-            self._reset()
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
@@ -263,6 +265,19 @@ class BackgroundPublisher:
             self._settled.notify_all()
 
     def _run(self, jobs_queue: queue.Queue[list[Outgoing] | None]) -> None:
+        stopped = False
+        try:
+            stopped = self._drain(jobs_queue)
+        finally:  # a BaseException ends the thread: hand what is queued to a successor
+            with self._lock:
+                if self._thread is threading.current_thread():
+                    self._thread = None
+            if not stopped and not jobs_queue.empty() and jobs_queue is self._queue:
+                self._start()
+
+    def _drain(self, jobs_queue: queue.Queue[list[Outgoing] | None]) -> bool:
+        """Publish batches until the stop marker (True), or until an exception that is
+        not an Exception ends the thread."""
         publisher: Publisher | None = None
         while (first := jobs_queue.get()) is not _STOP:
             batch, stop = list(first), False
@@ -282,7 +297,8 @@ class BackgroundPublisher:
             finally:
                 self._settle(len(batch))
             if stop:
-                return
+                return True
+        return True
 
     def _send(self, publisher: Publisher, batch: list[Outgoing]) -> None:
         published = publish(publisher, batch, give_up=True)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -157,11 +158,8 @@ def test_a_full_hand_over_queue_leaves_jobs_for_the_relay(
     background.close()
 
 
-# The thread dies on purpose; pytest reports any exception that ends a thread.
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
-def test_a_dead_thread_is_replaced_and_its_jobs_wait_for_the_relay(
-    engine: Engine, publisher: CeleryPublisher, ratings_queue: Connection
-) -> None:
+def dies_first(publisher: CeleryPublisher) -> Callable[[], CeleryPublisher]:
+    """A publisher factory whose first call ends the thread that calls it."""
     made: list[int] = []
 
     def make() -> CeleryPublisher:
@@ -170,11 +168,39 @@ def test_a_dead_thread_is_replaced_and_its_jobs_wait_for_the_relay(
             raise SystemExit("the thread dies")  # not an Exception: it ends the thread
         return publisher
 
-    background = BackgroundPublisher(make, engine=engine)
+    return make
+
+
+class LingeringDeath(BackgroundPublisher):
+    """Its thread, when a SystemExit ends it, waits at `gate` after settling its
+    batch: the moment a flush has returned but the thread is not yet gone."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.dying, self.gate = threading.Event(), threading.Event()
+        super().__init__(*args, **kwargs)
+
+    def _settle(self, count: int) -> None:
+        super()._settle(count)
+        if sys.exc_info()[0] is SystemExit:
+            self.dying.set()
+            self.gate.wait(timeout=30)
+
+
+# The thread dies on purpose; pytest reports any exception that ends a thread.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+@pytest.mark.parametrize("lingers", [False, True], ids=["gone", "dying"])
+def test_a_dead_thread_is_replaced_and_its_jobs_wait_for_the_relay(
+    engine: Engine, publisher: CeleryPublisher, ratings_queue: Connection, lingers: bool
+) -> None:
+    background = LingeringDeath(dies_first(publisher), engine=engine)
+    if not lingers:
+        background.gate.set()
     factory = make_session_factory(engine, publisher=background)
     lost = commit_job(factory, 1)
-    assert background.flush(timeout=30)
-    sent = commit_job(factory, 2)  # starts a new thread
+    assert background.dying.wait(timeout=30)
+    assert background.flush(timeout=30)  # settled; the thread may still be ending
+    sent = commit_job(factory, 2)  # to a new thread, or to the dying one's successor
+    background.gate.set()
     assert background.flush(timeout=30)
     assert unpublished(engine) == [lost]
     assert drain_job_ids(ratings_queue) == [sent]
