@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""CPU per list refresh (`recommender.refresh_user`), by phase, on ml-100k.
+"""CPU per list refresh (`recommender.refresh_user`), by phase and per rating, on ml-100k.
 
     .venv/bin/python bench/refresh_cost.py [--viewers 500] [--rounds 2] [--pace 0,10]
                                            [--baseline DIR] [--dataset PATH]
@@ -20,12 +20,16 @@ only) whichever of the HOOKS below its tree has, each exclusive of the others: c
 load (resident models after warm-up), fold-in (both models, the top-k pick), db writes
 (the list, the factors), commit (without the cache write after it), cache (the Redis
 document), other (the rest of the body). Each run's Redis documents are compared with
-the first run's: the same titles in the same order, scores within 1e-4.
+the first run's: the same titles in the same order, scores within 1e-4. A tree with the
+list drain (db/services/refresh_backlog.py) is also measured draining: the same viewers
+marked, then `refresh_user` with no viewer named until no mark is left (CPU per viewer).
 
-Whole-job figure, per tree and --pace: a real `worker_ml` (the Procfile's line) runs
---viewers refresh jobs queued as ratings queue them (pace 0: all at once; N: N per
-second), claim, heartbeat and Celery included: its processes' CPU from /proc per job,
-and its idle CPU per second just before.
+Whole-job figure, per tree and --pace: --viewers real ratings through the tree's own
+`ratings.rate` (each viewer re-rates a title with the score it has, so the data stays
+the same; pace 0: all at once; N: N per second), and a real `worker_ml` (the Procfile's
+line) runs the list refreshes they queue, one per rating or one drain for many, claim,
+heartbeat and Celery included: its processes' CPU from /proc per rating and per job, and
+its idle CPU per second just before. The stats jobs the ratings queue wait unserved.
 
 Everything it creates is removed at the end, also on Ctrl-C (`--cleanup-stale`: what a
 SIGKILLed run left), its Redis keys too (--redis-url, database 13).
@@ -57,7 +61,7 @@ REFRESH = "recommender.refresh_user"
 PHASES = ("connect", "active", "ratings", "load", "fold-in", "db writes", "commit", "cache")
 HOOKS = {  # phase -> "module:attribute" candidates; a tree gets those it has
     "active": ("db.services.recommender:active_model", "db.services.recommender:active_models"),
-    "ratings": ("db.services.ratings:scores_for_user",),
+    "ratings": ("db.services.ratings:scores_for_user", "db.services.ratings:scores_for_users"),
     "load": ("tasks.recommender_io:load_model",),
     "fold-in": ("workers.recommender.ease:EASE.fold_in",
                 "workers.recommender.svd:SVDRatings.fold_in", "tasks.recommender_io:top_k"),
@@ -116,18 +120,56 @@ def install_hooks(clock: PhaseClock) -> list[str]:
 
 
 def child_enqueue(user_ids: Sequence[int], pace: float) -> None:
-    """A refresh per viewer, queued as a rating queues it (the outbox publishes it)."""
-    from db.services import jobs
+    """A rating per viewer, through this tree's rating service: a title they rated, the
+    score they gave it (nothing changes but what the rating queues)."""
+    from sqlalchemy import select
+
+    from db.models import Rating
+    from db.services import ratings
     from tasks.context import session_factory
 
+    with session_factory()() as session:
+        rows = session.execute(
+            select(Rating.user_id, Rating.content_id, Rating.score)
+            .where(Rating.user_id.in_(list(user_ids)))
+            .order_by(Rating.user_id, Rating.content_id)
+        )
+        first = {user: (title, score) for user, title, score in reversed(list(rows))}
     start = time.monotonic()
     for n, user_id in enumerate(user_ids):
         if pace > 0:
             time.sleep(max(0.0, start + n / pace - time.monotonic()))
         with session_factory()() as session:
-            jobs.enqueue(session=session, type=REFRESH, args={"user_id": user_id},
-                         dedup_key=f"recs:{user_id}")  # fmt: skip
+            title, score = first[user_id]
+            ratings.rate(session=session, user_id=user_id, content_id=title, score=score)
             session.commit()
+
+
+def child_drain(viewers: Sequence[int], warmup: int) -> dict[str, Any]:
+    """CPU per viewer of the list drain: the viewers marked, then drains until none is
+    left, each in a fresh session committed at once (the first `warmup` uncounted)."""
+    import tasks.recommender as task_module
+    from db.services import refresh_backlog
+    from tasks.context import session_factory
+
+    factory = session_factory()
+
+    def drained(users: Sequence[int]) -> tuple[float, int]:
+        with factory() as session:
+            for user_id in users:
+                refresh_backlog.mark(session=session, user_id=user_id)
+            session.commit()
+        start, runs, left = time.process_time(), 0, len(users)
+        while left:
+            with factory() as session:
+                left -= task_module.refresh_user(session, {}).get("users", 0) or left
+                session.commit()
+            runs += 1
+        return time.process_time() - start, runs
+
+    drained(viewers[:warmup])
+    cpu_s, runs = drained(viewers[warmup:])
+    return {"cpu_s": cpu_s, "drains": runs, "viewers": len(viewers) - warmup}
 
 
 def child_measure(viewers: Sequence[int], warmup: int) -> dict[str, Any]:
@@ -169,9 +211,19 @@ class Run:
 
 
 @dataclass
+class DrainRun:
+    tree: str
+    round: int
+    viewers: int
+    drains: int
+    cpu_s: float
+
+
+@dataclass
 class WorkerRun:
     tree: str
     pace: float
+    ratings: int
     jobs: int
     failed: int
     cpu_s: float
@@ -185,6 +237,7 @@ class Report:
     machine: dict[str, str]
     trees: dict[str, str] = field(default_factory=dict)
     runs: list[Run] = field(default_factory=list)
+    drains: list[DrainRun] = field(default_factory=list)
     workers: list[WorkerRun] = field(default_factory=list)
     viewers: int = 0
     problems: list[str] = field(default_factory=list)
@@ -233,6 +286,16 @@ def measure(procs: bl.Processes, env: dict[str, str], label: str, path: str, rou
     return Run(label, round_no, out["samples"], out["hooks"], out["warmup_cpu_s"], out["lists"])
 
 
+def drain(procs: bl.Processes, env: dict[str, str], label: str, path: str, round_no: int,
+          viewers: list[int], args: argparse.Namespace) -> DrainRun | None:  # fmt: skip
+    """The drain's child run of `path`'s code, when that tree has the drain."""
+    if not (Path(path) / "db" / "services" / "refresh_backlog.py").exists():
+        return None
+    argv = child_argv("drain", path, viewers, "--warmup", str(args.warmup))
+    out = bl.run_client(procs, f"drain {label}", argv, 600, tree_env(env, path))
+    return DrainRun(label, round_no, out["viewers"], out["drains"], out["cpu_s"])
+
+
 def worker_run(procs: bl.Processes, env: dict[str, str], where: tuple[Path, str, str], label: str,
                path: str, pace: float, viewers: list[int], warmup: int) -> WorkerRun:  # fmt: skip
     """A real `worker_ml` on `path`'s code, its processes' CPU per refresh job; the first
@@ -245,8 +308,9 @@ def worker_run(procs: bl.Processes, env: dict[str, str], where: tuple[Path, str,
         return sum(cpu_s for _pid, _parent, cmdline, cpu_s in bl.process_cpu() if marker in cmdline)
 
     def queue(users: list[int], pace: float) -> tuple[int, int]:
-        argv = child_argv("enqueue", str(bl.REPO), users, "--pace", str(pace))
-        bl.run_client(procs, "enqueue", argv, 120 + len(users) / (pace or 100), env)
+        argv = child_argv("enqueue", path, users, "--pace", str(pace))
+        bl.run_client(procs, "enqueue", argv, 120 + len(users) / (pace or 100),
+                      tree_env(env, path))  # fmt: skip
         bl.drain_jobs(database_url, 600, REFRESH)
         return finished_refreshes(database_url)
 
@@ -262,7 +326,7 @@ def worker_run(procs: bl.Processes, env: dict[str, str], where: tuple[Path, str,
     finally:
         procs.stop(worker)
     jobs, failed = (a - b for a, b in zip(done_after, done_before, strict=True))
-    return WorkerRun(label, pace, jobs, failed, after - before, idle)
+    return WorkerRun(label, pace, len(viewers) - warmup, jobs, failed, after - before, idle)
 
 
 def run(args: argparse.Namespace, report: Report) -> str:
@@ -297,6 +361,8 @@ def run(args: argparse.Namespace, report: Report) -> str:
                     report.runs.append(measure(procs, env, label, path, round_no, viewers, args))
                     report.runs[-1].differing_lists = differing(report.runs[0].lists,
                                                                 report.runs[-1].lists)  # fmt: skip
+                    if drained := drain(procs, env, label, path, round_no, viewers, args):
+                        report.drains.append(drained)
             for pace in args.pace:
                 for label, path in trees.items():
                     bl.log(f"{label}: {report.viewers} jobs in a real worker_ml, pace {pace:g}")
@@ -338,14 +404,27 @@ def markdown(report: Report) -> str:
         out.append(f"| {r.tree} | {r.round} | {len(totals)} | {ms(totals, 'mean')} "
                    f"| {ms(totals, 'p50')} | {ms(totals, 'p95')} | {r.warmup_cpu_s:.2f} "
                    f"| {r.differing_lists} |")  # fmt: skip
+    if report.drains:
+        out += [
+            "",
+            "The list drain in-process (viewers marked, drained until none is left):",
+            "",
+            "| tree | round | viewers | drains | CPU ms per viewer |",
+            "| --- |" + " ---: |" * 4,
+        ]
+        for d in report.drains:
+            out.append(f"| {d.tree} | {d.round} | {d.viewers} | {d.drains} "
+                       f"| {d.cpu_s / max(1, d.viewers) * 1e3:.2f} |")  # fmt: skip
     if report.workers:
-        out += ["", "Whole jobs in a real `worker_ml` (its processes' CPU from /proc):", "",
-                "| tree | jobs queued | jobs | failed | CPU ms per job | idle CPU ms/s |",
-                "| --- | --- |" + " ---: |" * 4]  # fmt: skip
+        out += ["", "Whole jobs in a real `worker_ml`, queued by real ratings (its processes' CPU "
+                "from /proc):", "", "| tree | ratings queued | ratings | refresh jobs | failed "
+                "| CPU ms per rating | CPU ms per job | idle CPU ms/s |",
+                "| --- | --- |" + " ---: |" * 6]  # fmt: skip
         for w in report.workers:
             pace = "all at once" if w.pace == 0 else f"{w.pace:g} per second"
             per_job = w.cpu_s / max(1, w.jobs) * 1e3
-            out.append(f"| {w.tree} | {pace} | {w.jobs} | {w.failed} | {per_job:.2f} "
+            out.append(f"| {w.tree} | {pace} | {w.ratings} | {w.jobs} | {w.failed} "
+                       f"| {w.cpu_s / max(1, w.ratings) * 1e3:.2f} | {per_job:.2f} "
                        f"| {w.idle_cpu_per_s * 1e3:.1f} |")  # fmt: skip
     out.append("")
     for tree in labels:
@@ -367,7 +446,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         default=[0.0, 10.0], help="worker runs: jobs queued per second, "
                         "comma-separated (0: all at once; empty: no worker runs)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=7, help="the viewers' order")
-    parser.add_argument("--child", choices=("measure", "enqueue"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("measure", "drain", "enqueue"), help=argparse.SUPPRESS)
     parser.add_argument("--code", help=argparse.SUPPRESS)
     parser.add_argument("--viewer-ids", type=json.loads, help=argparse.SUPPRESS)
     bl.add_common_args(parser)
@@ -379,7 +458,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             child_enqueue(args.viewer_ids, args.pace[0] if args.pace else 0.0)
             print("BENCH_JSON {}", flush=True)
         else:
-            print("BENCH_JSON " + json.dumps(child_measure(args.viewer_ids, args.warmup)))
+            measured = child_drain if args.child == "drain" else child_measure
+            print("BENCH_JSON " + json.dumps(measured(args.viewer_ids, args.warmup)))
         return 0
     if not (args.dataset / "u.data").exists():
         parser.error(f"{args.dataset} has no u.data (set --dataset or CBRTL_ML100K_DIR)")

@@ -21,16 +21,22 @@ from sqlalchemy.sql.dml import Insert
 def upsert(
     session: Session,
     table: Table,
-    values: dict[str, Any],
+    values: dict[str, Any] | Sequence[dict[str, Any]],
     *,
     keys: Sequence[str],
 ) -> None:
+    """One row, or many with the same columns (one statement run for each: the driver
+    batches the runs)."""
+    rows = [values] if isinstance(values, dict) else list(values)
+    if not rows:
+        return
     dialect = session.get_bind().dialect.name
-    prepared = _prepared(dialect, table, tuple(values), tuple(keys))
+    prepared = _prepared(dialect, table, tuple(rows[0]), tuple(keys))
     if prepared is not None:
-        session.execute(prepared, values)
-    else:
-        session.execute(_construct(dialect, table, values, keys))
+        session.execute(prepared, rows[0] if len(rows) == 1 else rows)
+        return
+    for row in rows:
+        session.execute(_construct(dialect, table, row, keys))
 
 
 def _construct(dialect: str, table: Table, values: dict[str, Any], keys: Sequence[str]) -> Insert:

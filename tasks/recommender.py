@@ -1,4 +1,4 @@
-"""Recommender jobs on the ml queue: retrain everything, refresh one user's list."""
+"""Recommender jobs on the ml queue: retrain everything, refresh the marked viewers' lists."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from db.errors import InvalidInput
-from db.services import recommender
+from db.services import recommender, refresh_backlog
 from tasks.job_runner import job_task, long_job_task
 from tasks.recommender_io import (
     load_interactions,
@@ -46,8 +46,12 @@ def retrain(job_id: int, args: dict[str, Any], progress: Any) -> dict[str, Any]:
 
 @job_task("recommender.refresh_user", soft_time_limit=60, time_limit=90)
 def refresh_user(session: Session, args: dict[str, Any]) -> dict[str, Any]:
-    user_id = int(args["user_id"])
+    """The list refresh drain (args {}: a batch of the viewers ratings marked), or one
+    viewer's refresh ({"user_id": id}, as jobs queued before the drain ask)."""
+    one = "user_id" in args
+    users = [int(args["user_id"])] if one else refresh_backlog.take(session=session)
+    named = {"user_id": users[0]} if one else {}
     active = recommender.active_models(session=session)
     if not active:
-        return {"user_id": user_id, "skipped": "no active model"}
-    return refresh_lists(session, user_id, active)
+        return {**named, "users": len(users), "skipped": "no active model"}
+    return {**named, **refresh_lists(session, users, active)}

@@ -248,40 +248,56 @@ def _rows_of(
 
 
 def refresh_lists(
-    session: Session, user_id: int, active: Mapping[str, LiveModel | RecModel | None]
+    session: Session, user_ids: Sequence[int], active: Mapping[str, LiveModel | RecModel | None]
 ) -> dict[str, Any]:
-    """Fold the user's current ratings into the live models: their list and factors move now."""
-    rated = ratings.scores_for_user(session=session, user_id=user_id)
-    ids = np.fromiter(rated.keys(), dtype=np.int64, count=len(rated))
-    values = np.fromiter(rated.values(), dtype=np.float32, count=len(rated))
-    result: dict[str, Any] = {"user_id": user_id, "rated": len(rated)}
+    """Fold each viewer's current ratings into the live models: their lists and factors
+    move now, one read and one write per table for all of them."""
+    rated = ratings.scores_for_users(session=session, user_ids=user_ids)
+    given = {
+        user: (np.fromiter(scores, np.int64, len(scores)),
+               np.fromiter(scores.values(), np.float32, len(scores)))
+        for user, scores in rated.items()
+    }  # fmt: skip
+    result: dict[str, Any] = {"users": len(given), "rated": sum(map(len, rated.values()))}
     if (ranking := active.get("ranking")) is not None:
         model, _, items = load_model(ranking)
-        rated_rows, _ = _rows_of(items, ids)
-        scores = model.fold_in(rated_rows)
-        scores[rated_rows] = -np.inf
-        best = top_k(scores, LIST_LENGTH)
-        best = best[np.isfinite(scores[best])]
-        entry = Recommended(
-            user_id=user_id,
-            content_ids=items[best].tolist(),
-            scores=scores[best].tolist(),
-            reasons=[REFRESHED] * len(best),
-        )
+        picks = {user: _pick(model, items, ids) for user, (ids, _) in given.items()}
+        # A title deleted since training is in the model but may not be listed (its key
+        # share lock keeps the others until this commits).
+        wanted = sorted({int(i) for ids, _ in picks.values() for i in ids})
+        kept = recommender.lock_existing(session=session, content_ids=wanted)
+        lists = []
+        for user, (ids, scores) in picks.items():
+            keep = np.isin(ids, kept)
+            lists.append(Recommended(user_id=user, content_ids=ids[keep].tolist(),
+                                     scores=scores[keep].tolist(),
+                                     reasons=[REFRESHED] * int(keep.sum())))  # fmt: skip
         recommender.replace_recommendations(
-            session=session, model_version=ranking.version, lists=[entry], every_user=False
+            session=session, model_version=ranking.version, lists=lists, every_user=False
         )
-        _cache(session, ranking.version, [entry])
-        result["items"] = len(best)
+        _cache(session, ranking.version, lists)
+        result["items"] = sum(len(entry.content_ids) for entry in lists)
     if (rating := active.get("rating")) is not None:
         svd, _, items = load_model(rating)
-        rows, known = _rows_of(items, ids)
-        bias, factors = svd.fold_in(rows, values[known])
+        folded = []
+        for user, (ids, values) in given.items():
+            rows, known = _rows_of(items, ids)
+            bias, factors = svd.fold_in(rows, values[known])
+            # pack()'s bytes, without a list
+            folded.append((user, float(bias), factors.astype("<f4").tobytes()))
         recommender.replace_user_factors(
-            session=session,
-            model_version=rating.version,
-            user_id=user_id,
-            bias=bias,
-            vector=factors.astype("<f4").tobytes(),  # pack()'s bytes, without a list
+            session=session, model_version=rating.version, users=folded
         )
     return result
+
+
+def _pick(
+    model: EASE, items: npt.NDArray[np.int64], rated: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """The viewer's best unrated titles (ids) and their scores."""
+    rated_rows, _ = _rows_of(items, rated)
+    scores = model.fold_in(rated_rows)
+    scores[rated_rows] = -np.inf
+    best = top_k(scores, LIST_LENGTH)
+    best = best[np.isfinite(scores[best])]
+    return items[best], scores[best]

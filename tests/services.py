@@ -14,17 +14,20 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
-from contextlib import closing
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psycopg2
 from kombu import Connection
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
+
+from db.engine import make_engine
+from db.migrate import upgrade
 
 ADMIN_PG_URL = os.environ.get(
     "CBRTL_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
@@ -92,6 +95,20 @@ def create_database(prefix: str = "cbrtl_test") -> str:
     with closing(_pg_admin()) as conn, conn.cursor() as cur:
         cur.execute(f'CREATE DATABASE "{name}"')
     return make_url(ADMIN_PG_URL).set(database=name).render_as_string(hide_password=False)
+
+
+@contextmanager
+def migrated_engine(prefix: str) -> Iterator[Engine]:
+    """An engine on a database of its own, at the newest schema, dropped afterwards:
+    for tests whose threads or processes must see each other's commits."""
+    url = create_database(prefix)
+    try:
+        upgrade(url)
+        engine = make_engine(url)
+        yield engine
+        engine.dispose()
+    finally:
+        drop_database(url)
 
 
 def drop_database(url: str) -> None:

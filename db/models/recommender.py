@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Float,
@@ -53,6 +54,17 @@ class RecModel(Base):
             sqlite_where=text("active"),
         ),
     )
+
+
+class RefreshPending(Base):
+    """A viewer whose ratings changed since their list was folded in: the rating writes
+    add them once a model is live, one coalesced `recommender.refresh_user` job drains
+    them in batches (db/services/refresh_backlog.py). No foreign key, as stats_pending:
+    the drain skips a viewer who has gone."""
+
+    __tablename__ = "refresh_pending"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
 
 
 class Recommendation(Base):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from math import inf
@@ -15,10 +16,13 @@ from sqlalchemy.orm import Session
 from db.errors import InvalidInput, NotFound
 from db.models import Content, ContentStats, Job, Rating, User
 from db.models.base import utcnow
+from db.services import refresh_backlog, stats_backlog
 from db.services.content import lock_content
 from db.services.jobs import enqueue_keyed
+from db.services.pending_marks import write_and_mark
 from db.services.recommender import any_active
-from db.services.stats_backlog import DRAIN_KEY, DRAIN_TYPE, PRIOR_WEIGHT, mark, rate_and_mark
+from db.services.refresh_backlog import REFRESH
+from db.services.stats_backlog import PRIOR_WEIGHT, STATS
 from db.upsert import upsert
 
 # How long a process trusts that a model is live, per engine (or test connection).
@@ -59,28 +63,36 @@ def _require_content(session: Session, content_id: int) -> None:
 
 
 def rate(*, session: Session, user_id: int, content_id: int, score: float) -> RatingSaved:
-    """Upsert the user's rating and mark the title's stats due (same transaction).
-    NotFound, with nothing written, when the title does not exist."""
+    """Upsert the user's rating and mark the title's stats (and, once a model is live,
+    the viewer's list) due, in the same transaction. NotFound, with nothing written,
+    when the title does not exist."""
     score = validate_score(score)
     rated_at = utcnow()
-    written, marked = _upsert_if_content(session, user_id, content_id, score, rated_at)
+    live = _model_live(session)
+    written, marked = _upsert_if_content(session, user_id, content_id, score, rated_at, live)
     if not written:
         raise NotFound(f"No content {content_id}.")
-    job = _queue_recompute(session, content_id, user_id, marked=marked)
+    job = _queue_recompute(session, content_id, user_id, live=live, marked=marked)
     return RatingSaved(content_id=content_id, score=score, rated_at=rated_at, job=job)
 
 
 def _upsert_if_content(
-    session: Session, user_id: int, content_id: int, score: float, rated_at: datetime
-) -> tuple[bool, bool]:
-    """The existence check and the write in one statement, on PostgreSQL with the stats
-    mark too: (written, marked); nothing written when the title does not exist."""
+    session: Session,
+    user_id: int,
+    content_id: int,
+    score: float,
+    rated_at: datetime,
+    live: bool,
+) -> tuple[bool, tuple[bool, bool]]:
+    """The existence check and the write in one statement, on PostgreSQL with the marks
+    too: (written, (stats marked, list marked)); nothing written when the title does
+    not exist."""
     params = {"user_id": user_id, "content_id": content_id, "score": score, "rated_at": rated_at}
     if session.get_bind().dialect.name == "postgresql":
-        written, marked = session.execute(_UPSERT_AND_MARK, params).one()
-        return bool(written), bool(marked)
+        row = session.execute(_UPSERT_AND_MARK_BOTH if live else _UPSERT_AND_MARK, params).one()
+        return bool(row[0]), (bool(row[1]), bool(row[2]) if live else False)
     result = session.execute(_UPSERT_IF_CONTENT, params)
-    return isinstance(result, CursorResult) and result.rowcount == 1, False
+    return isinstance(result, CursorResult) and result.rowcount == 1, (False, False)
 
 
 # Text, compiled once (SQLAlchemy 2.0 compiles a dialect's ON CONFLICT statement anew on
@@ -93,8 +105,9 @@ _UPSERT = (
 )
 _RATED_AT = bindparam("rated_at", type_=Rating.__table__.c.rated_at.type)
 _UPSERT_IF_CONTENT = text(_UPSERT).bindparams(_RATED_AT)
-# PostgreSQL: the stats mark (db/services/stats_backlog.py) rides in the same statement.
-_UPSERT_AND_MARK = text(rate_and_mark(_UPSERT)).bindparams(_RATED_AT)
+# PostgreSQL: the marks (db/services/pending_marks.py) ride in the same statement.
+_UPSERT_AND_MARK = text(write_and_mark(_UPSERT, [STATS])).bindparams(_RATED_AT)
+_UPSERT_AND_MARK_BOTH = text(write_and_mark(_UPSERT, [STATS, REFRESH])).bindparams(_RATED_AT)
 
 
 def unrate(*, session: Session, user_id: int, content_id: int) -> Job | None:
@@ -104,12 +117,12 @@ def unrate(*, session: Session, user_id: int, content_id: int) -> Job | None:
     if not getattr(deleted, "rowcount", 0):
         _require_content(session, content_id)  # only now: a deleted rating proves the title
         return None
-    return _queue_recompute(session, content_id, user_id)
+    return _queue_recompute(session, content_id, user_id, live=_model_live(session))
 
 
 def _model_live(session: Session) -> bool:
     """any_active, remembered for a few seconds per database once true. It only decides
-    whether a rating also queues the viewer's refresh; "no model yet" is never cached,
+    whether a rating also marks the viewer's list due; "no model yet" is never cached,
     so the first model counts from the first rating after its activation."""
     bind = session.get_bind()
     if time.monotonic() - _live_seen.get(bind, -inf) < LIVE_MODEL_TTL_S:
@@ -121,16 +134,25 @@ def _model_live(session: Session) -> bool:
 
 
 def _queue_recompute(
-    session: Session, content_id: int, user_id: int, *, marked: bool = False
+    session: Session,
+    content_id: int,
+    user_id: int,
+    *,
+    live: bool,
+    marked: tuple[bool, bool] = (False, False),
 ) -> Job:
-    """The item's stats, and (once a model is live) the user's own list, move soon:
-    the stats with the platform's coalesced drain (db/services/stats_backlog.py); both
-    jobs queued or joined in one statement. Returns the drain."""
-    if not marked:
-        mark(session=session, content_id=content_id)
-    wanted: list[tuple[str, dict[str, Any], str]] = [(DRAIN_TYPE, {}, DRAIN_KEY)]
-    if _model_live(session):
-        wanted.insert(0, ("recommender.refresh_user", {"user_id": user_id}, f"recs:{user_id}"))
+    """The item's stats, and (once a model is live) the user's own list, move soon: each
+    with the platform's coalesced drain (db/services/stats_backlog.py,
+    refresh_backlog.py), both queued or joined in one statement. Returns the stats drain."""
+    if not marked[0]:
+        stats_backlog.mark(session=session, content_id=content_id)
+    wanted: list[tuple[str, dict[str, Any], str]] = [
+        (stats_backlog.DRAIN_TYPE, {}, stats_backlog.DRAIN_KEY)
+    ]
+    if live:
+        if not marked[1]:
+            refresh_backlog.mark(session=session, user_id=user_id)
+        wanted.insert(0, (refresh_backlog.DRAIN_TYPE, {}, refresh_backlog.DRAIN_KEY))
     return enqueue_keyed(session=session, jobs=wanted)[-1]
 
 
@@ -197,7 +219,15 @@ def recompute_stats(
     }
 
 
-def scores_for_user(*, session: Session, user_id: int) -> dict[int, float]:
-    """Everything the user rated: content id -> score."""
-    rows = session.execute(select(Rating.content_id, Rating.score).where(Rating.user_id == user_id))
-    return {content_id: score for content_id, score in rows}
+def scores_for_users(*, session: Session, user_ids: Sequence[int]) -> dict[int, dict[int, float]]:
+    """Everything each user rated, in one query: user id -> content id -> score (a user
+    who rated nothing maps to an empty dict)."""
+    found: dict[int, dict[int, float]] = {user_id: {} for user_id in user_ids}
+    if not found:
+        return found
+    columns = (Rating.user_id, Rating.content_id, Rating.score)
+    for user_id, content_id, score in session.execute(
+        select(*columns).where(Rating.user_id.in_(list(found)))
+    ):
+        found[user_id][content_id] = score
+    return found

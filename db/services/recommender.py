@@ -238,21 +238,20 @@ def store_factors(
 
 
 def replace_user_factors(
-    *, session: Session, model_version: int, user_id: int, bias: float, vector: bytes
+    *, session: Session, model_version: int, users: Sequence[tuple[int, float, bytes]]
 ) -> None:
-    """One statement (an upsert): the row is new for a user the version was not trained on."""
+    """(user id, bias, packed vector) rows, in one upsert statement run for all of them:
+    a row is new for a user the version was not trained on."""
     upsert(
         session,
         _FACTORS,
-        {
-            "model_version": model_version,
-            "kind": "user",
-            "entity_id": user_id,
-            "bias": bias,
-            "vector": vector,
-        },
+        [
+            {"model_version": model_version, "kind": "user", "entity_id": user_id,
+             "bias": bias, "vector": vector}
+            for user_id, bias, vector in users
+        ],
         keys=("model_version", "kind", "entity_id"),
-    )
+    )  # fmt: skip
 
 
 def replace_similar(
@@ -276,6 +275,17 @@ def replace_similar(
             batch = []
     if batch:
         session.execute(insert(SimilarItem), batch)
+
+
+def lock_existing(*, session: Session, content_ids: list[int]) -> list[int]:
+    """Those of the titles that exist, key-share locked until the caller commits (not
+    deleted under a list that names them)."""
+    if not content_ids:
+        return []
+    query = select(Content.id).where(Content.id.in_(content_ids)).order_by(Content.id)
+    if session.get_bind().dialect.name != "sqlite":
+        query = query.with_for_update(read=True, key_share=True)
+    return list(session.scalars(query))
 
 
 def titles(*, session: Session, content_ids: list[int]) -> dict[int, str]:

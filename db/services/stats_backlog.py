@@ -4,7 +4,8 @@ Callers commit.
 A rating (or its deletion) marks its title in its own transaction and queues the one
 platform-wide drain job (dedup key `stats:pending`): while that job is queued, every
 further rating joins it (a share lock on its row; no new row, no message), so a burst
-of ratings on many titles costs the `ratings` queue one job, not one per title.
+of ratings on many titles costs the `ratings` queue one job, not one per title (the
+marks and their locks: db/services/pending_marks.py).
 
 The drain takes a batch of marks and locks their titles in id order (FOR NO KEY
 UPDATE: two drains of one title take turns, and each reads the ratings after its
@@ -27,12 +28,10 @@ from sqlalchemy import (
     and_,
     case,
     cast,
-    delete,
     func,
     literal,
     or_,
     select,
-    text,
     true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -40,59 +39,23 @@ from sqlalchemy.orm import Session
 
 from db.models import Content, ContentStats, Job, Rating, StatsPending
 from db.models.base import UTCDateTime, utcnow
+from db.services import pending_marks
 from db.services.jobs import enqueue
+from db.services.pending_marks import Backlog
 
 # Bayesian prior weight, in ratings: the formula of every title's rating_bayesian.
 PRIOR_WEIGHT = 10
+DRAIN_TYPE = "ratings.recompute_stats"
 DRAIN_KEY = "stats:pending"
 BATCH = 2000  # titles per drain transaction; a full batch queues the next drain
-MARK_ATTEMPTS = 10
-
-
-def _marking(source: str, guard: str = "") -> str:
-    """CTEs that insert the title's mark or, when it exists, share-lock it until the
-    caller commits: a drain skips a locked mark (it stays for the next drain), and
-    one that took the mark first is waited for. A plain DO NOTHING would let a drain
-    delete a mark whose rating it cannot see yet, leaving that rating uncounted."""
-    return (
-        f"ins AS (INSERT INTO stats_pending (content_id) {source} ON CONFLICT DO NOTHING "  # noqa: S608
-        "RETURNING content_id), old AS (SELECT content_id FROM stats_pending "
-        f"WHERE content_id = :content_id {guard}AND NOT EXISTS (SELECT 1 FROM ins) FOR SHARE)"
-    )
-
-
-_MARKED = "(SELECT count(*) FROM ins) + (SELECT count(*) FROM old)"
-_MARK_PG = text(f"WITH {_marking('VALUES (:content_id)')} SELECT {_MARKED}")
-_MARK = text("INSERT INTO stats_pending (content_id) VALUES (:content_id) ON CONFLICT DO NOTHING")
-
-
-def rate_and_mark(upsert: str) -> str:
-    """PostgreSQL: a rating upsert of `:content_id` (no RETURNING) with the title's mark,
-    in one statement answering (rows written, marks held)."""
-    return (
-        f"WITH rated AS ({upsert} RETURNING content_id), "  # noqa: S608
-        f"{_marking('SELECT content_id FROM rated', 'AND EXISTS (SELECT 1 FROM rated) ')} "
-        f"SELECT (SELECT count(*) FROM rated), {_MARKED}"
-    )
-
-
+STATS = Backlog(StatsPending.__table__)  # type: ignore[arg-type]
 _STATS: Table = ContentStats.__table__  # type: ignore[assignment]
 _RATINGS: Table = Rating.__table__  # type: ignore[assignment]
 
 
 def mark(*, session: Session, content_id: int) -> None:
     """The title's stats are due (the caller queues or joins the drain)."""
-    if session.get_bind().dialect.name != "postgresql":
-        session.execute(_MARK, {"content_id": content_id})  # SQLite: one writer at a time
-        return
-    for _ in range(MARK_ATTEMPTS):
-        # 0: a mark appeared or went between the statement's snapshot and its lock.
-        if session.execute(_MARK_PG, {"content_id": content_id}).scalar():
-            return
-    raise RuntimeError(f"could not mark title {content_id}'s stats as due")
-
-
-DRAIN_TYPE = "ratings.recompute_stats"
+    pending_marks.mark(session=session, backlog=STATS, key=content_id)
 
 
 def queue_drain(*, session: Session) -> Job:
@@ -102,7 +65,7 @@ def queue_drain(*, session: Session) -> Job:
 def drain(*, session: Session, prior_mean: float | None, limit: int = BATCH) -> list[int]:
     """Recompute up to `limit` marked titles: the ids of those that still exist. A full
     batch queues the next drain (committed with this one)."""
-    taken = _take(session, limit)
+    taken = pending_marks.take(session=session, backlog=STATS, limit=limit)
     if not taken:
         return []
     lock = select(Content.id).where(Content.id.in_(taken)).order_by(Content.id)
@@ -115,15 +78,6 @@ def drain(*, session: Session, prior_mean: float | None, limit: int = BATCH) -> 
     if len(taken) == limit:
         queue_drain(session=session)
     return live
-
-
-def _take(session: Session, limit: int) -> list[int]:
-    """Remove up to `limit` marks, skipping those another drain holds."""
-    pending = select(StatsPending.content_id).order_by(StatsPending.content_id).limit(limit)
-    if session.get_bind().dialect.name != "sqlite":
-        pending = pending.with_for_update(skip_locked=True)
-    taken = delete(StatsPending).where(StatsPending.content_id.in_(pending.scalar_subquery()))
-    return list(session.scalars(taken.returning(StatsPending.content_id)))
 
 
 def recompute(session: Session, affected: Select[Any], *, prior_mean: float | None) -> None:

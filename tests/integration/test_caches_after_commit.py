@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 import tasks.trending
 from db import recs_cache, trending_cache
-from db.models import Job, Trending
-from db.services import jobs, ratings
+from db.models import Job, RefreshPending, Trending
+from db.services import jobs, ratings, refresh_backlog
 from tasks import recommender_io
 from tests.factories import make_content, make_live_model, make_user
 from tests.integration.task_env import TaskEnv, deliver, scratch_engine, tasks_on  # noqa: F401
@@ -137,10 +137,18 @@ def fake_loading(items: list[int]) -> Callable[[Any], Any]:
 
 
 def queued_refresh(env: TaskEnv) -> tuple[int, list[int], int]:
-    """(user, titles, job): a list refresh queued for a user with a clean cache."""
+    """(user, titles, job): the list drain queued for a marked user with a clean cache."""
     user_id, items = ranking_model(env)
     env.cache.delete(recs_cache.KEY.format(user_id))
-    return user_id, items, enqueue(env, "recommender.refresh_user", {"user_id": user_id})
+    with env.factory() as session:
+        refresh_backlog.mark(session=session, user_id=user_id)
+        session.commit()
+    return user_id, items, enqueue(env, "recommender.refresh_user", {})
+
+
+def still_marked(env: TaskEnv) -> list[int]:
+    with env.factory() as session:
+        return list(session.scalars(select(RefreshPending.user_id)))
 
 
 def test_list_refresh_cancelled_meanwhile_leaves_redis_untouched(
@@ -155,6 +163,7 @@ def test_list_refresh_cancelled_meanwhile_leaves_redis_untouched(
 
     assert job_row(tasks_on, job_id).status == "failed"
     assert recs_cache.read(tasks_on.cache, user_id) is None
+    assert still_marked(tasks_on) == [user_id]  # the drain's take rolled back with it
 
 
 def test_list_refresh_committed_writes_redis(
@@ -167,6 +176,7 @@ def test_list_refresh_committed_writes_redis(
     deliver("cbrtl.recommender.refresh_user", job_id)
 
     assert job_row(tasks_on, job_id).status == "succeeded"
+    assert still_marked(tasks_on) == []
     cached = recs_cache.read(tasks_on.cache, user_id)
     assert cached is not None
     assert [entry[0] for entry in cached["items"]] == sorted(items)[1:][::-1]

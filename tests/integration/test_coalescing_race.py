@@ -10,8 +10,6 @@ import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
-from db.engine import make_engine
-from db.migrate import upgrade
 from db.models import Content, ContentStats, Job, StatsPending, User
 from db.services import jobs, ratings, stats_backlog
 from tests import services
@@ -21,12 +19,8 @@ from tests.services import wait_for_lock_wait
 
 @pytest.fixture
 def engine() -> Iterator[Engine]:
-    url = services.create_database("cbrtl_race")
-    upgrade(url)
-    engine = make_engine(url)
-    yield engine
-    engine.dispose()
-    services.drop_database(url)
+    with services.migrated_engine("cbrtl_race") as engine:
+        yield engine
 
 
 def test_worker_waits_for_the_rating_that_joined_its_job(engine: Engine) -> None:

@@ -14,10 +14,8 @@ from kombu import Connection as AmqpConnection
 from sqlalchemy import Connection, Engine, event, func, select, text
 from sqlalchemy.orm import Session
 
-from db.engine import make_engine
 from db.errors import NotFound
-from db.migrate import upgrade
-from db.models import Job, Rating, StatsPending
+from db.models import Job, Rating, RefreshPending, StatsPending
 from db.services import job_rows, jobs, ratings
 from tests import services
 from tests.auth import login
@@ -58,8 +56,8 @@ def test_a_rating_is_one_statement_per_write_and_no_savepoint(
     db_session.flush()
     with Statements(connection) as first:
         ratings.rate(session=db_session, user_id=users[0], content_id=items[0], score=3)
-    # upsert with the stats mark, the live-model check, the viewer's refresh and the drain
-    assert first == ["WITH", "SELECT", "WITH"]
+    # the live-model check, the upsert with both marks, both drains
+    assert first == ["SELECT", "WITH", "WITH"]
     with Statements(connection) as new:
         ratings.rate(session=db_session, user_id=users[1], content_id=items[1], score=3)
     assert new == ["WITH", "WITH"]  # the live model is remembered
@@ -68,11 +66,13 @@ def test_a_rating_is_one_statement_per_write_and_no_savepoint(
     # Both jobs are still queued: one statement share-locks and returns both queued rows.
     assert joined == ["WITH", "WITH"]
     keys = db_session.scalars(select(Job.dedup_key).order_by(Job.id)).all()
-    # One drain for the platform's stats, however many titles were rated.
-    assert keys == [f"recs:{users[0]}", "stats:pending", f"recs:{users[1]}"]
+    # One drain for the platform's stats and one for its lists, however many ratings.
+    assert keys == ["recs:pending", "stats:pending"]
     assert saved.job.dedup_key == "stats:pending"
     marked = db_session.scalars(select(StatsPending.content_id).order_by("content_id")).all()
     assert marked == sorted(items)
+    viewers = db_session.scalars(select(RefreshPending.user_id).order_by("user_id")).all()
+    assert viewers == sorted(users)
 
 
 def test_keyed_jobs_in_one_statement_each_insert_or_join(
@@ -182,12 +182,8 @@ def test_the_first_live_model_counts_from_the_next_rating(db_session: Session) -
 
 @pytest.fixture
 def engine() -> Iterator[Engine]:
-    url = services.create_database("cbrtl_enqueue")
-    upgrade(url)
-    engine = make_engine(url)
-    yield engine
-    engine.dispose()
-    services.drop_database(url)
+    with services.migrated_engine("cbrtl_enqueue") as engine:
+        yield engine
 
 
 @pytest.mark.parametrize("first_commits", [True, False])

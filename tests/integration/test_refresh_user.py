@@ -1,5 +1,6 @@
-"""The per-rating refresh (recommender.refresh_user) on PostgreSQL and Redis, with real
-models trained on the test's ratings, against the straightforward computation."""
+"""The list refresh (recommender.refresh_user: the drain of the viewers ratings marked,
+or one viewer) on PostgreSQL and Redis, with real models trained on the test's ratings,
+against the straightforward computation."""
 
 from __future__ import annotations
 
@@ -11,12 +12,21 @@ import numpy as np
 import numpy.testing as npt
 import pytest
 import redis
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from db import recs_cache
-from db.models import Rating, RatingFactors, RecModel, Recommendation
-from db.services import ratings, recommender
+from db.models import (
+    Content,
+    Job,
+    Rating,
+    RatingFactors,
+    RecModel,
+    Recommendation,
+    RefreshPending,
+    User,
+)
+from db.services import ratings, recommender, refresh_backlog
 from db.services.recommender import Recommended, pack, unpack
 from tasks import recommender_io
 from tasks.recommender import refresh_user
@@ -105,6 +115,10 @@ def reference_list(t: Trained, rated: dict[int, float]) -> list[int]:
     return [int(t.data.items[i]) for i in best]
 
 
+def scored(session: Session, user_id: int) -> dict[int, float]:
+    return ratings.scores_for_users(session=session, user_ids=[user_id])[user_id]
+
+
 def stored(session: Session, user_id: int) -> list[tuple[int, float, str, int | None]]:
     rows = session.execute(
         select(
@@ -143,14 +157,14 @@ def test_refresh_writes_the_reference_list_to_the_database_and_redis(
         every_user=True,
     )
     ratings.rate(session=db_session, user_id=user, content_id=trained.titles[0], score=5.0)
-    rated = ratings.scores_for_user(session=db_session, user_id=user)
+    rated = scored(db_session, user)
 
     result = refresh_user(db_session, {"user_id": user})
     db_session.commit()
 
     expected = reference_list(trained, rated)
     assert len(expected) == 50 and not set(expected) & set(rated)
-    assert result == {"user_id": user, "rated": len(rated), "items": 50}
+    assert result == {"user_id": user, "users": 1, "rated": len(rated), "items": 50}
     rows = stored(db_session, user)
     assert [r[0] for r in rows] == expected
     assert {(r[2], r[3]) for r in rows} == {(REASON, trained.versions["ranking"])}
@@ -172,7 +186,7 @@ def test_refresh_folds_the_ratings_into_the_rating_model(
     )
     refresh_user(db_session, {"user_id": user})
 
-    rated = ratings.scores_for_user(session=db_session, user_id=user)
+    rated = scored(db_session, user)
     rows = np.searchsorted(trained.data.items, list(rated))
     bias, vector = trained.svd.fold_in(rows, list(rated.values()))
     (row,) = factors(db_session, rating_version, user)  # replaced, not added
@@ -190,11 +204,94 @@ def test_a_viewer_the_models_never_saw_gets_a_list_and_factors(
 
     result = refresh_user(db_session, {"user_id": newcomer})
 
-    rated = ratings.scores_for_user(session=db_session, user_id=newcomer)
+    rated = scored(db_session, newcomer)
     ids = [r[0] for r in stored(db_session, newcomer)]
     assert result["rated"] == 3 and ids == reference_list(trained, rated)
     assert len(ids) == 50 and not set(ids) & set(rated)
     assert len(factors(db_session, trained.versions["rating"], newcomer)) == 1
+
+
+def marked(session: Session) -> list[int]:
+    return sorted(session.scalars(select(RefreshPending.user_id)))
+
+
+def drains(session: Session) -> list[tuple[dict[str, Any], str | None, str]]:
+    rows = session.execute(
+        select(Job.args, Job.dedup_key, Job.status).where(Job.type == "recommender.refresh_user")
+    )
+    return [tuple(r) for r in rows]
+
+
+def test_one_drain_refreshes_every_viewer_the_ratings_marked(
+    db_session: Session, trained: Trained, cache: redis.Redis
+) -> None:
+    viewers, bystander = trained.users[:3], trained.users[3]
+    for n, user in enumerate(viewers):
+        ratings.rate(session=db_session, user_id=user, content_id=trained.titles[n], score=4.5)
+    ratings.rate(session=db_session, user_id=viewers[0], content_id=trained.titles[9], score=1)
+    assert marked(db_session) == sorted(viewers)
+    assert drains(db_session) == [({}, "recs:pending", "queued")]  # one job for them all
+
+    result = refresh_user(db_session, {})
+    db_session.commit()
+
+    rated = {user: scored(db_session, user) for user in viewers}
+    assert result == {"users": 3, "rated": sum(map(len, rated.values())), "items": 150}
+    assert marked(db_session) == []
+    for user in viewers:
+        expected = reference_list(trained, rated[user])
+        assert [r[0] for r in stored(db_session, user)] == expected
+        doc = recs_cache.read(cache, user)
+        assert doc is not None and [item[0] for item in doc["items"]] == expected
+        rows = np.searchsorted(trained.data.items, list(rated[user]))
+        bias, vector = trained.svd.fold_in(rows, list(rated[user].values()))
+        (row,) = factors(db_session, trained.versions["rating"], user)
+        assert row[0] == pytest.approx(bias)
+        npt.assert_allclose(unpack(row[1]), vector, rtol=1e-6)
+    assert stored(db_session, bystander) == [] and recs_cache.read(cache, bystander) is None
+
+
+def test_a_full_batch_leaves_the_rest_to_the_next_drain(
+    db_session: Session, trained: Trained
+) -> None:
+    viewers = sorted(trained.users[:3])
+    for user in viewers:
+        refresh_backlog.mark(session=db_session, user_id=user)
+    assert refresh_backlog.take(session=db_session, limit=2) == viewers[:2]
+    assert marked(db_session) == viewers[2:]
+    assert drains(db_session) == [({}, "recs:pending", "queued")]
+    assert refresh_backlog.take(session=db_session, limit=2) == viewers[2:]
+    assert marked(db_session) == [] and len(drains(db_session)) == 1  # not full: no more
+
+
+def test_a_deleted_viewer_is_dropped_and_a_deleted_title_not_listed(
+    db_session: Session, trained: Trained
+) -> None:
+    gone, kept = trained.users[3], trained.users[4]
+    for user in (gone, kept):
+        refresh_backlog.mark(session=db_session, user_id=user)
+    expected = reference_list(trained, scored(db_session, kept))
+    db_session.execute(delete(User).where(User.id == gone))
+    db_session.execute(delete(Content).where(Content.id == expected[0]))
+
+    result = refresh_user(db_session, {})
+
+    assert (result["users"], result["items"]) == (1, 49)
+    assert [r[0] for r in stored(db_session, kept)] == expected[1:]
+    assert marked(db_session) == []
+
+
+def test_without_a_live_model_the_drain_drops_its_marks(
+    db_session: Session, trained: Trained
+) -> None:
+    for user in trained.users[:2]:
+        refresh_backlog.mark(session=db_session, user_id=user)
+    deactivate(db_session, "ranking")
+    deactivate(db_session, "rating")
+
+    assert refresh_user(db_session, {}) == {"users": 2, "skipped": "no active model"}
+    assert marked(db_session) == [] and stored(db_session, trained.users[0]) == []
+    assert refresh_user(db_session, {}) == {"users": 0, "skipped": "no active model"}
 
 
 def deactivate(session: Session, purpose: str) -> None:
@@ -232,6 +329,7 @@ def test_without_a_live_model_the_refresh_is_skipped(
 
     assert refresh_user(db_session, {"user_id": user}) == {
         "user_id": user,
+        "users": 1,
         "skipped": "no active model",
     }
     db_session.commit()
@@ -244,7 +342,7 @@ def test_the_refresh_writes_work_on_the_embedded_sqlite(sqlite_engine: Engine) -
         live = version(session, "rating")
         for bias in (1.0, 2.0):  # the first inserts, the second replaces
             recommender.replace_user_factors(
-                session=session, model_version=live, user_id=user, bias=bias, vector=pack([bias])
+                session=session, model_version=live, users=[(user, bias, pack([bias]))]
             )
         for score in (1.0, 2.0):
             recommender.replace_recommendations(
@@ -253,6 +351,9 @@ def test_the_refresh_writes_work_on_the_embedded_sqlite(sqlite_engine: Engine) -
                 lists=[Recommended(user, [title], [score], [REASON])],
                 every_user=False,
             )
+        for _ in range(2):  # the second mark of the same viewer changes nothing
+            refresh_backlog.mark(session=session, user_id=user)
         session.commit()
+        assert refresh_backlog.take(session=session) == [user]
         assert factors(session, live, user) == [(2.0, pack([2.0]))]
         assert stored(session, user) == [(title, 2.0, REASON, None)]

@@ -11,8 +11,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
-from db.engine import make_engine
-from db.migrate import upgrade
 from db.models import Job, Schedule, ScheduleRun
 from db.models.base import utcnow
 from db.services import schedules
@@ -103,12 +101,8 @@ def test_fire_due_enqueues_once_and_moves_on(db_session: Session) -> None:
 
 @pytest.fixture
 def engine() -> Iterator[Engine]:
-    url = services.create_database("cbrtl_sched")
-    upgrade(url)
-    engine = make_engine(url)
-    yield engine
-    engine.dispose()
-    services.drop_database(url)
+    with services.migrated_engine("cbrtl_sched") as engine:
+        yield engine
 
 
 def test_two_ticks_at_once_fire_a_slot_once(engine: Engine) -> None:
