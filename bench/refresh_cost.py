@@ -64,9 +64,12 @@ HOOKS = {  # phase -> "module:attribute" candidates; a tree gets those it has
     "ratings": ("db.services.ratings:scores_for_user", "db.services.ratings:scores_for_users"),
     "load": ("tasks.recommender_io:load_model",),
     "fold-in": ("workers.recommender.ease:EASE.fold_in",
-                "workers.recommender.svd:SVDRatings.fold_in", "tasks.recommender_io:top_k"),
+                "workers.recommender.ease:EASE.fold_in_many",
+                "workers.recommender.svd:SVDRatings.fold_in", "tasks.recommender_io:top_k",
+                "tasks.recommender_io:top_n"),
     "db writes": ("db.services.recommender:replace_recommendations",
-                  "db.services.recommender:replace_user_factors"),
+                  "db.services.recommender:replace_user_factors",
+                  "db.services.recommender:existing"),
     "cache": ("db.recs_cache:write_many",),
 }  # fmt: skip
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
 from sqlalchemy.orm import Session
 
 from db import recs_cache
@@ -25,7 +26,7 @@ from workers.recommender import pipeline
 from workers.recommender.data import Interactions
 from workers.recommender.ease import EASE
 from workers.recommender.svd import SVDRatings
-from workers.recommender.top_n import top_k, top_n
+from workers.recommender.top_n import top_n
 
 LIST_LENGTH = 50
 SIMILAR = 20
@@ -260,18 +261,7 @@ def refresh_lists(
     }  # fmt: skip
     result: dict[str, Any] = {"users": len(given), "rated": sum(map(len, rated.values()))}
     if (ranking := active.get("ranking")) is not None:
-        model, _, items = load_model(ranking)
-        picks = {user: _pick(model, items, ids) for user, (ids, _) in given.items()}
-        # A title deleted since training is in the model but may not be listed (its key
-        # share lock keeps the others until this commits).
-        wanted = sorted({int(i) for ids, _ in picks.values() for i in ids})
-        kept = recommender.lock_existing(session=session, content_ids=wanted)
-        lists = []
-        for user, (ids, scores) in picks.items():
-            keep = np.isin(ids, kept)
-            lists.append(Recommended(user_id=user, content_ids=ids[keep].tolist(),
-                                     scores=scores[keep].tolist(),
-                                     reasons=[REFRESHED] * int(keep.sum())))  # fmt: skip
+        lists = _ranked(session, load_model(ranking), given)
         recommender.replace_recommendations(
             session=session, model_version=ranking.version, lists=lists, every_user=False
         )
@@ -291,13 +281,28 @@ def refresh_lists(
     return result
 
 
-def _pick(
-    model: EASE, items: npt.NDArray[np.int64], rated: npt.NDArray[np.int64]
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-    """The viewer's best unrated titles (ids) and their scores."""
-    rated_rows, _ = _rows_of(items, rated)
-    scores = model.fold_in(rated_rows)
-    scores[rated_rows] = -np.inf
-    best = top_k(scores, LIST_LENGTH)
-    best = best[np.isfinite(scores[best])]
-    return items[best], scores[best]
+def _ranked(
+    session: Session,
+    loaded: tuple[EASE, npt.NDArray[np.int64], npt.NDArray[np.int64]],
+    given: Mapping[int, tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]],
+) -> list[Recommended]:
+    """Each viewer's best unrated titles, all viewers' fold-ins in one product."""
+    model, _, items = loaded
+    rows = [_rows_of(items, ids)[0] for ids, _ in given.values()]
+    ends = np.cumsum([0, *map(len, rows)])
+    rated = sp.csr_matrix(
+        (np.ones(ends[-1], np.float32), np.concatenate([np.empty(0, np.int64), *rows]), ends),
+        shape=(len(rows), len(items)),
+    )
+    best, scores = top_n(lambda r: model.fold_in_many(rated[r]), len(rows), LIST_LENGTH, rated)
+    # A title deleted since training is still in the model, but not to be listed.
+    listed = best >= 0
+    named = np.unique(items[best[listed]]).tolist()
+    listed &= np.isin(
+        items[np.maximum(best, 0)], recommender.existing(session=session, content_ids=named)
+    )
+    return [
+        Recommended(user_id=user, content_ids=items[best[n][keep]].tolist(),
+                    scores=scores[n][keep].tolist(), reasons=[REFRESHED] * int(keep.sum()))
+        for n, (user, keep) in enumerate(zip(given, listed, strict=True))
+    ]  # fmt: skip

@@ -277,15 +277,12 @@ def replace_similar(
         session.execute(insert(SimilarItem), batch)
 
 
-def lock_existing(*, session: Session, content_ids: list[int]) -> list[int]:
-    """Those of the titles that exist, key-share locked until the caller commits (not
-    deleted under a list that names them)."""
+def existing(*, session: Session, content_ids: list[int]) -> list[int]:
+    """Those of the titles that exist (unlocked: one deleted before the caller commits
+    fails a list naming it on the foreign key, and a retry leaves it out)."""
     if not content_ids:
         return []
-    query = select(Content.id).where(Content.id.in_(content_ids)).order_by(Content.id)
-    if session.get_bind().dialect.name != "sqlite":
-        query = query.with_for_update(read=True, key_share=True)
-    return list(session.scalars(query))
+    return list(session.scalars(select(Content.id).where(Content.id.in_(content_ids))))
 
 
 def titles(*, session: Session, content_ids: list[int]) -> dict[int, str]:

@@ -39,14 +39,12 @@ def queue_drain(*, session: Session) -> Job:
 
 def take(*, session: Session, limit: int = BATCH) -> list[int]:
     """Up to `limit` marked viewers, marks removed: those whose account still exists, in
-    id order and key-share locked (not deleted before the drain commits). A full batch
-    queues the next drain, committed with this one."""
+    id order. A full batch queues the next drain, committed with this one. Not locked: a
+    viewer deleted before the drain commits fails it on the list's foreign key, and the
+    retry no longer finds them."""
     taken = pending_marks.take(session=session, backlog=REFRESH, limit=limit)
     if not taken:
         return []
     if len(taken) == limit:
         queue_drain(session=session)
-    users = select(User.id).where(User.id.in_(taken)).order_by(User.id)
-    if session.get_bind().dialect.name != "sqlite":
-        users = users.with_for_update(read=True, key_share=True)
-    return list(session.scalars(users))
+    return list(session.scalars(select(User.id).where(User.id.in_(taken)).order_by(User.id)))

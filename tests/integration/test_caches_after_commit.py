@@ -116,8 +116,8 @@ class Ranking:
     def __init__(self, n_items: int) -> None:
         self.n_items = n_items
 
-    def fold_in(self, known: Any) -> Any:
-        return np.arange(self.n_items, dtype=np.float64)
+    def fold_in_many(self, rated: Any) -> Any:
+        return np.tile(np.arange(self.n_items, dtype=np.float32), (rated.shape[0], 1))
 
 
 def ranking_model(env: TaskEnv) -> tuple[int, list[int]]:

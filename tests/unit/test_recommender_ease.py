@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from workers.recommender.baselines import MostPopular, RandomItems
 from workers.recommender.data import Interactions
@@ -66,6 +67,23 @@ def test_round_trip_and_fold_in_reproduce_batch_scores_exactly() -> None:
     for user in (0, 17, 299):
         own = history[user].indices[::-1]  # order does not matter
         assert np.array_equal(model.fold_in(own), model.score(np.array([user], np.int32))[0])
+
+
+def test_fold_in_many_is_each_rows_fold_in() -> None:
+    data = planted(seed=5)
+    model = EASE(l2=30.0, max_items=data.n_items - 7)  # some items not modelled
+    model.fit(data)
+    rng = np.random.default_rng(2)
+    picks = [rng.choice(data.n_items, size, replace=False) for size in (0, 1, 9, 40)]
+    rated = sp.csr_matrix(
+        (np.ones(sum(map(len, picks)), np.float32), np.concatenate(picks),
+         np.cumsum([0, *map(len, picks)])),
+        shape=(len(picks), data.n_items),
+    )  # fmt: skip
+    together = model.fold_in_many(rated)
+    assert together.shape == (len(picks), data.n_items)
+    for row, items in zip(together, picks, strict=True):
+        assert np.array_equal(row, model.fold_in(items))  # the same sums, bit for bit
 
 
 def test_similar_is_the_fold_in_of_one_item() -> None:

@@ -178,13 +178,19 @@ class EASE:
         The same sparse product as `score`, so a training user's own items give
         exactly their batch scores.
         """
-        positions = np.unique(self._position[np.asarray(item_rows, dtype=np.int64)])
-        positions = positions[positions >= 0]
+        columns = np.unique(np.asarray(item_rows, dtype=np.int64))
         row = sp.csr_matrix(
-            (np.ones(len(positions), np.float32), positions, [0, len(positions)]),
-            shape=(1, len(self._kept)),
+            (np.ones(len(columns), np.float32), columns, [0, len(columns)]),
+            shape=(1, self._n_items),
         )
-        return self._spread(np.asarray(row @ self._weights))[0]
+        return self.fold_in_many(row)[0]
+
+    def fold_in_many(self, rated: sp.csr_matrix) -> npt.NDArray[np.float32]:
+        """`fold_in` of each row of a users x items matrix (nonzero: rated), in one
+        product: row for row the same sums in the same order."""
+        modelled = sp.csr_matrix(rated[:, self._kept] != 0, dtype=np.float32)
+        modelled.sort_indices()
+        return self._spread(np.asarray(modelled @ self._weights))
 
     def similar(self, item_row: int, n: int) -> list[tuple[int, float]]:
         """The n items with the highest score for someone who rated only `item_row`."""
