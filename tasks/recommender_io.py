@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
 from sqlalchemy.orm import Session
 
 from db import recs_cache
@@ -26,7 +25,7 @@ from workers.recommender import pipeline
 from workers.recommender.data import Interactions
 from workers.recommender.ease import EASE
 from workers.recommender.svd import SVDRatings
-from workers.recommender.top_n import top_n
+from workers.recommender.top_n import top_k, top_n
 
 LIST_LENGTH = 50
 SIMILAR = 20
@@ -289,20 +288,24 @@ def _ranked(
     """Each viewer's best unrated titles, all viewers' fold-ins in one product."""
     model, _, items = loaded
     rows = [_rows_of(items, ids)[0] for ids, _ in given.values()]
-    ends = np.cumsum([0, *map(len, rows)])
-    rated = sp.csr_matrix(
-        (np.ones(ends[-1], np.float32), np.concatenate([np.empty(0, np.int64), *rows]), ends),
-        shape=(len(rows), len(items)),
-    )
-    best, scores = top_n(lambda r: model.fold_in_many(rated[r]), len(rows), LIST_LENGTH, rated)
+    scores = model.fold_in_many(rows)
+    picks = []
+    for row, rated in zip(scores, rows, strict=True):
+        row[rated] = -np.inf
+        best = top_k(row, LIST_LENGTH)
+        picks.append(best[np.isfinite(row[best])])
     # A title deleted since training is still in the model, but not to be listed.
-    listed = best >= 0
-    named = np.unique(items[best[listed]]).tolist()
-    listed &= np.isin(
-        items[np.maximum(best, 0)], recommender.existing(session=session, content_ids=named)
-    )
-    return [
-        Recommended(user_id=user, content_ids=items[best[n][keep]].tolist(),
-                    scores=scores[n][keep].tolist(), reasons=[REFRESHED] * int(keep.sum()))
-        for n, (user, keep) in enumerate(zip(given, listed, strict=True))
-    ]  # fmt: skip
+    named = np.unique(np.concatenate([np.empty(0, np.int64), *picks]))
+    kept = set(recommender.existing(session=session, content_ids=items[named].tolist()))
+    lists = []
+    for user, row, best in zip(given, scores, picks, strict=True):
+        best = best[[int(items[b]) in kept for b in best]]
+        lists.append(
+            Recommended(
+                user_id=user,
+                content_ids=items[best].tolist(),
+                scores=row[best].tolist(),
+                reasons=[REFRESHED] * len(best),
+            )
+        )
+    return lists

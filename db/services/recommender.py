@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import BigInteger, Table, any_, bindparam, delete, insert, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from db.errors import NotFound
@@ -277,12 +278,20 @@ def replace_similar(
         session.execute(insert(SimilarItem), batch)
 
 
+_EXISTING = select(Content.id).where(
+    Content.id == any_(bindparam("ids", type_=postgresql.ARRAY(BigInteger)))
+)
+
+
 def existing(*, session: Session, content_ids: list[int]) -> list[int]:
     """Those of the titles that exist (unlocked: one deleted before the caller commits
     fails a list naming it on the foreign key, and a retry leaves it out)."""
     if not content_ids:
         return []
-    return list(session.scalars(select(Content.id).where(Content.id.in_(content_ids))))
+    if session.get_bind().dialect.name != "postgresql":
+        return list(session.scalars(select(Content.id).where(Content.id.in_(content_ids))))
+    # One array parameter: the statement is the same text, prepared once, for any count.
+    return list(session.scalars(_EXISTING, {"ids": content_ids}))
 
 
 def titles(*, session: Session, content_ids: list[int]) -> dict[int, str]:

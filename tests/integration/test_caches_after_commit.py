@@ -117,7 +117,7 @@ class Ranking:
         self.n_items = n_items
 
     def fold_in_many(self, rated: Any) -> Any:
-        return np.tile(np.arange(self.n_items, dtype=np.float32), (rated.shape[0], 1))
+        return np.tile(np.arange(self.n_items, dtype=np.float32), (len(rated), 1))
 
 
 def ranking_model(env: TaskEnv) -> tuple[int, list[int]]:

@@ -178,18 +178,21 @@ class EASE:
         The same sparse product as `score`, so a training user's own items give
         exactly their batch scores.
         """
-        columns = np.unique(np.asarray(item_rows, dtype=np.int64))
-        row = sp.csr_matrix(
-            (np.ones(len(columns), np.float32), columns, [0, len(columns)]),
-            shape=(1, self._n_items),
-        )
-        return self.fold_in_many(row)[0]
+        return self.fold_in_many([item_rows])[0]
 
-    def fold_in_many(self, rated: sp.csr_matrix) -> npt.NDArray[np.float32]:
-        """`fold_in` of each row of a users x items matrix (nonzero: rated), in one
-        product: row for row the same sums in the same order."""
-        modelled = sp.csr_matrix(rated[:, self._kept] != 0, dtype=np.float32)
-        modelled.sort_indices()
+    def fold_in_many(
+        self, rated: Sequence[npt.NDArray[np.integer[Any]]]
+    ) -> npt.NDArray[np.float32]:
+        """`fold_in` of each user's rated item rows, in one product: row for row the
+        same sums in the same order."""
+        positions = [np.unique(self._position[np.asarray(r, dtype=np.int64)]) for r in rated]
+        positions = [p[p >= 0] for p in positions]
+        ends = np.cumsum([0, *map(len, positions)])
+        modelled = sp.csr_matrix(
+            (np.ones(ends[-1], np.float32), np.concatenate([np.empty(0, np.int64), *positions]),
+             ends),
+            shape=(len(rated), len(self._kept)),
+        )  # fmt: skip
         return self._spread(np.asarray(modelled @ self._weights))
 
     def similar(self, item_row: int, n: int) -> list[tuple[int, float]]:
