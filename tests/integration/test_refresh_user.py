@@ -357,3 +357,20 @@ def test_the_refresh_writes_work_on_the_embedded_sqlite(sqlite_engine: Engine) -
         assert refresh_backlog.take(session=session) == [user]
         assert factors(session, live, user) == [(2.0, pack([2.0]))]
         assert stored(session, user) == [(title, 2.0, REASON, None)]
+
+
+def test_lists_without_a_model_version_and_long_reasons_on_postgresql(
+    db_session: Session,
+) -> None:
+    user, titles = make_user(db_session).id, [make_content(db_session).id for _ in range(3)]
+    db_session.flush()
+    written = recommender.replace_recommendations(
+        session=db_session,
+        model_version=None,
+        lists=[Recommended(user, titles, [3.0, 2.0, 1.0], ["x" * 250, "b", "c"])],
+        every_user=False,
+    )
+    assert written == 3
+    assert stored(db_session, user) == [
+        (titles[0], 3.0, "x" * 200, None), (titles[1], 2.0, "b", None), (titles[2], 1.0, "c", None)
+    ]  # fmt: skip
