@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from db.read_models.sync import mark_changed
-from db.services import ratings, stats_backlog
+from db.services import ratings, refresh_backlog, stats_backlog
 from tasks.context import prior_mean
 from tasks.job_runner import job_task
 
@@ -19,7 +19,9 @@ def recompute_stats(session: Session, args: dict[str, Any]) -> dict[str, Any]:
     if "content_id" not in args:
         titles = stats_backlog.drain(session=session, prior_mean=prior_mean())
         mark_changed(session, titles)  # the titles' documents carry their stats
-        return {"titles": len(titles)}
+        # The ratings that marked these titles may have marked their viewers' lists too.
+        lists = refresh_backlog.queue_if_marked(session=session)
+        return {"titles": len(titles), "lists_queued": lists is not None}
     content_id = int(args["content_id"])
     outcome = ratings.recompute_stats(
         session=session, content_id=content_id, prior_mean=prior_mean()

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from db.errors import InvalidInput
 from db.services import recommender, refresh_backlog
+from db.services.refresh_backlog import Batch
 from tasks.job_runner import job_task, long_job_task
 from tasks.recommender_io import (
     load_interactions,
@@ -46,12 +47,15 @@ def retrain(job_id: int, args: dict[str, Any], progress: Any) -> dict[str, Any]:
 
 @job_task("recommender.refresh_user", soft_time_limit=60, time_limit=90)
 def refresh_user(session: Session, args: dict[str, Any]) -> dict[str, Any]:
-    """The list refresh drain (args {}: a batch of the viewers ratings marked), or one
-    viewer's refresh ({"user_id": id}, as jobs queued before the drain ask)."""
-    one = "user_id" in args
-    users = [int(args["user_id"])] if one else refresh_backlog.take(session=session)
-    named = {"user_id": users[0]} if one else {}
+    """The list drain (args {}: a batch of the viewers ratings marked), or one viewer's
+    refresh ({"user_id": id}, as jobs queued before the drain ask)."""
+    if "user_id" in args:
+        batch, named = Batch([int(args["user_id"])], []), {"user_id": int(args["user_id"])}
+    else:
+        batch, named = refresh_backlog.take(session=session), {}
     active = recommender.active_models(session=session)
-    if not active:
-        return {**named, "users": len(users), "skipped": "no active model"}
-    return {**named, **refresh_lists(session, users, active)}
+    result = {**named, "users": len(batch.users), "skipped": "no active model"}
+    if active:
+        result = {**named, **refresh_lists(session, batch.users, active)}
+    refresh_backlog.settle(session=session, batch=batch)
+    return result

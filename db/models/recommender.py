@@ -65,6 +65,9 @@ class RefreshPending(Base):
     __tablename__ = "refresh_pending"
 
     user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # A random stamp each marking writes anew: the drain removes the marks whose stamp
+    # it read, so one that a rating stamped meanwhile stays for the next drain.
+    token: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
 
 
 class Recommendation(Base):

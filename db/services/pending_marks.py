@@ -2,19 +2,28 @@
 stats are due, viewers whose lists are due) and the SQL that adds, joins and takes them.
 Callers commit.
 
-A write marks its key in its own transaction and queues the one drain job of that table;
-while the job is queued, every further write joins it. A mark that exists is share-locked
-until the writer commits, not skipped: a drain skips a locked mark (it stays for the next
-drain), and one that took the mark first is waited for. A plain DO NOTHING would let a
-drain delete a mark whose write it cannot see yet, leaving that write unserved.
+A write marks its key in its own transaction and queues (or joins) the drain job. Two
+kinds of backlog:
+
+- plain (stats): a mark that exists is share-locked until the writer commits, not
+  skipped; a drain removes the marks it takes at once, skipping locked ones (they stay
+  for the next drain), and one that took the mark first is waited for. A plain DO
+  NOTHING would let a drain delete a mark whose write it cannot see yet. It suits a
+  drain whose work is one short statement.
+- stamped (lists): every marking writes a fresh random `token`; a drain reads marks
+  without locking them and, once its work is done, removes only those still holding
+  the stamp it read. A write never waits for a drain's work, only for its last
+  statement, and a mark stamped meanwhile stays for the next drain. It suits a drain
+  whose work takes a while.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Column, Table, TextClause, delete, select, text
+from sqlalchemy import Column, Table, TextClause, bindparam, delete, select, text
 from sqlalchemy.orm import Session
 
 MARK_ATTEMPTS = 10
@@ -22,10 +31,11 @@ MARK_ATTEMPTS = 10
 
 @dataclass(frozen=True)
 class Backlog:
-    """A table of pending keys: one column, its primary key, named as the write's
-    parameter (`:content_id`, `:user_id`)."""
+    """A table of pending keys: its primary key, named as the write's parameter
+    (`:content_id`, `:user_id`), and with `stamped` a `token` column (`:token`)."""
 
     table: Table
+    stamped: bool = False
 
     @property
     def key(self) -> Column[int]:
@@ -33,18 +43,29 @@ class Backlog:
         return column
 
     def marking(self, source: str, guard: str = "") -> str:
-        """CTEs `<table>_ins` and `<table>_old`: insert the mark from `source` or, when it
-        exists, share-lock it until the caller commits."""
+        """CTEs `<table>_ins` and (plain) `<table>_old`: insert the mark from `source`
+        or, when it exists, share-lock it (stamped: stamp it anew)."""
         name, key = self.table.name, self.key.name
+        if self.stamped:
+            return (
+                f"{name}_ins AS (INSERT INTO {name} ({key}, token) {source} "
+                f"ON CONFLICT ({key}) DO UPDATE SET token = excluded.token RETURNING {key})"
+            )
         return (
             f"{name}_ins AS (INSERT INTO {name} ({key}) {source} ON CONFLICT DO NOTHING "  # noqa: S608
             f"RETURNING {key}), {name}_old AS (SELECT {key} FROM {name} WHERE {key} = :{key} "
             f"{guard}AND NOT EXISTS (SELECT 1 FROM {name}_ins) FOR SHARE)"
         )
 
+    def columns(self, key: str) -> str:
+        """What a marking inserts: `key`, and the stamp when the backlog has one."""
+        return f"{key}, :token" if self.stamped else key
+
     def held(self) -> str:
         """How many marks the marking CTEs hold (0 or 1)."""
         name = self.table.name
+        if self.stamped:
+            return f"(SELECT count(*) FROM {name}_ins)"  # noqa: S608
         return f"(SELECT count(*) FROM {name}_ins) + (SELECT count(*) FROM {name}_old)"  # noqa: S608
 
 
@@ -53,7 +74,7 @@ def write_and_mark(write: str, backlogs: Sequence[Backlog]) -> str:
     the marks, in one statement answering (rows written, marks held per backlog)."""
     ctes = ", ".join(
         b.marking(
-            f"SELECT {b.key.name} FROM written",  # noqa: S608
+            f"SELECT {b.columns(b.key.name)} FROM written",  # noqa: S608
             "AND EXISTS (SELECT 1 FROM written) ",
         )
         for b in backlogs
@@ -66,6 +87,11 @@ def write_and_mark(write: str, backlogs: Sequence[Backlog]) -> str:
     )
 
 
+def stamp() -> int:
+    """A fresh token for a stamped marking."""
+    return secrets.randbits(62)
+
+
 _statements: dict[tuple[str, str], TextClause] = {}
 
 
@@ -73,10 +99,14 @@ def _statement(backlog: Backlog, dialect: str) -> TextClause:
     found = _statements.get((backlog.table.name, dialect))
     if found is None:
         name, key = backlog.table.name, backlog.key.name
+        row = f"VALUES ({backlog.columns(':' + key)})"
         if dialect == "postgresql":
-            sql = f"WITH {backlog.marking(f'VALUES (:{key})')} SELECT {backlog.held()}"
+            sql = f"WITH {backlog.marking(row)} SELECT {backlog.held()}"
         else:  # SQLite: one writer at a time, nothing to lock
-            sql = f"INSERT INTO {name} ({key}) VALUES (:{key}) ON CONFLICT DO NOTHING"  # noqa: S608
+            on_conflict = (f"({key}) DO UPDATE SET token = excluded.token" if backlog.stamped
+                           else "DO NOTHING")  # fmt: skip
+            names = f"{key}, token" if backlog.stamped else key
+            sql = f"INSERT INTO {name} ({names}) {row} ON CONFLICT {on_conflict}"
         found = _statements[(name, dialect)] = text(sql)
     return found
 
@@ -85,22 +115,49 @@ def mark(*, session: Session, backlog: Backlog, key: int) -> None:
     """`key`'s work is due (the caller queues or joins the drain)."""
     dialect = session.get_bind().dialect.name
     statement = _statement(backlog, dialect)
-    params = {backlog.key.name: key}
+    params = {backlog.key.name: key} | ({"token": stamp()} if backlog.stamped else {})
     if dialect != "postgresql":
         session.execute(statement, params)
         return
     for _ in range(MARK_ATTEMPTS):
-        # 0: a mark appeared or went between the statement's snapshot and its lock.
+        # 0 (plain only): a mark appeared or went between the snapshot and the lock.
         if session.execute(statement, params).scalar():
             return
     raise RuntimeError(f"could not mark {backlog.table.name} {key}")
 
 
 def take(*, session: Session, backlog: Backlog, limit: int) -> list[int]:
-    """Remove up to `limit` marks, lowest keys first, skipping those another drain or
-    a writer still holds."""
+    """Plain: remove up to `limit` marks, lowest keys first, skipping those another
+    drain or a writer still holds."""
     pending = select(backlog.key).order_by(backlog.key).limit(limit)
     if session.get_bind().dialect.name != "sqlite":
         pending = pending.with_for_update(skip_locked=True)
     taken = delete(backlog.table).where(backlog.key.in_(pending.scalar_subquery()))
     return list(session.scalars(taken.returning(backlog.key)))
+
+
+def read_stamped(*, session: Session, backlog: Backlog, limit: int) -> list[tuple[int, int]]:
+    """Stamped: up to `limit` (key, stamp) marks, lowest keys first, neither removed nor
+    locked; `forget` them once their work is done."""
+    query = select(backlog.key, backlog.table.c.token).order_by(backlog.key).limit(limit)
+    return [(key, token) for key, token in session.execute(query)]
+
+
+def forget(*, session: Session, backlog: Backlog, marks: Sequence[tuple[int, int]]) -> None:
+    """Stamped: remove the marks still holding the stamps read; one stamped anew since
+    stays (one being stamped now is waited for, then stays)."""
+    if not marks:
+        return
+    name, key = backlog.table.name, backlog.key.name
+    if session.get_bind().dialect.name == "postgresql":  # two arrays: one statement
+        session.execute(
+            text(f"DELETE FROM {name} USING unnest(CAST(:keys AS BIGINT[]), "  # noqa: S608
+                 f"CAST(:tokens AS BIGINT[])) AS read(k, t) "
+                 f"WHERE {name}.{key} = read.k AND {name}.token = read.t"),
+            {"keys": [k for k, _ in marks], "tokens": [t for _, t in marks]},
+        )  # fmt: skip
+        return
+    pair = delete(backlog.table).where(
+        backlog.key == bindparam("k"), backlog.table.c.token == bindparam("t")
+    )
+    session.execute(pair, [{"k": k, "t": t} for k, t in marks])

@@ -19,7 +19,7 @@ from db.models.base import utcnow
 from db.services import refresh_backlog, stats_backlog
 from db.services.content import lock_content
 from db.services.jobs import enqueue_keyed
-from db.services.pending_marks import write_and_mark
+from db.services.pending_marks import stamp, write_and_mark
 from db.services.recommender import any_active
 from db.services.refresh_backlog import REFRESH
 from db.services.stats_backlog import PRIOR_WEIGHT, STATS
@@ -88,6 +88,8 @@ def _upsert_if_content(
     too: (written, (stats marked, list marked)); nothing written when the title does
     not exist."""
     params = {"user_id": user_id, "content_id": content_id, "score": score, "rated_at": rated_at}
+    if live:
+        params["token"] = stamp()
     if session.get_bind().dialect.name == "postgresql":
         row = session.execute(_UPSERT_AND_MARK_BOTH if live else _UPSERT_AND_MARK, params).one()
         return bool(row[0]), (bool(row[1]), bool(row[2]) if live else False)
@@ -141,19 +143,15 @@ def _queue_recompute(
     live: bool,
     marked: tuple[bool, bool] = (False, False),
 ) -> Job:
-    """The item's stats, and (once a model is live) the user's own list, move soon: each
-    with the platform's coalesced drain (db/services/stats_backlog.py,
-    refresh_backlog.py), both queued or joined in one statement. Returns the stats drain."""
+    """The item's stats, and (once a model is live) the user's own list, move soon: both
+    marked, and the platform's stats drain queued or joined, which queues the list drain
+    after it (db/services/stats_backlog.py, refresh_backlog.py). Returns the stats drain."""
     if not marked[0]:
         stats_backlog.mark(session=session, content_id=content_id)
-    wanted: list[tuple[str, dict[str, Any], str]] = [
-        (stats_backlog.DRAIN_TYPE, {}, stats_backlog.DRAIN_KEY)
-    ]
-    if live:
-        if not marked[1]:
-            refresh_backlog.mark(session=session, user_id=user_id)
-        wanted.insert(0, (refresh_backlog.DRAIN_TYPE, {}, refresh_backlog.DRAIN_KEY))
-    return enqueue_keyed(session=session, jobs=wanted)[-1]
+    if live and not marked[1]:
+        refresh_backlog.mark(session=session, user_id=user_id)
+    drain: tuple[str, dict[str, Any], str] = (stats_backlog.DRAIN_TYPE, {}, stats_backlog.DRAIN_KEY)
+    return enqueue_keyed(session=session, jobs=[drain])[0]
 
 
 def list_for_content(

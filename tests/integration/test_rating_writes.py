@@ -56,18 +56,18 @@ def test_a_rating_is_one_statement_per_write_and_no_savepoint(
     db_session.flush()
     with Statements(connection) as first:
         ratings.rate(session=db_session, user_id=users[0], content_id=items[0], score=3)
-    # the live-model check, the upsert with both marks, both drains
+    # the live-model check, the upsert with both marks, the stats drain
     assert first == ["SELECT", "WITH", "WITH"]
     with Statements(connection) as new:
         ratings.rate(session=db_session, user_id=users[1], content_id=items[1], score=3)
     assert new == ["WITH", "WITH"]  # the live model is remembered
     with Statements(connection) as joined:
         saved = ratings.rate(session=db_session, user_id=users[1], content_id=items[1], score=4)
-    # Both jobs are still queued: one statement share-locks and returns both queued rows.
+    # The drain is still queued: one statement share-locks and returns it.
     assert joined == ["WITH", "WITH"]
     keys = db_session.scalars(select(Job.dedup_key).order_by(Job.id)).all()
-    # One drain for the platform's stats and one for its lists, however many ratings.
-    assert keys == ["recs:pending", "stats:pending"]
+    # One drain for the platform, however many ratings: it queues the lists' after it.
+    assert keys == ["stats:pending"]
     assert saved.job.dedup_key == "stats:pending"
     marked = db_session.scalars(select(StatsPending.content_id).order_by("content_id")).all()
     assert marked == sorted(items)
@@ -169,15 +169,14 @@ def test_removing_a_rating_that_is_not_there_queues_nothing(db_session: Session)
 def test_the_first_live_model_counts_from_the_next_rating(db_session: Session) -> None:
     user, item = make_user(db_session), make_content(db_session)
 
-    def refreshes() -> int:
-        query = select(func.count()).where(Job.type == "recommender.refresh_user")
-        return db_session.scalar(query) or 0
+    def marks() -> int:
+        return db_session.scalar(select(func.count()).select_from(RefreshPending)) or 0
 
     ratings.rate(session=db_session, user_id=user.id, content_id=item.id, score=2)
-    assert refreshes() == 0  # no model yet, and that is not remembered
+    assert marks() == 0  # no model yet, and that is not remembered
     make_live_model(db_session)
     ratings.rate(session=db_session, user_id=user.id, content_id=item.id, score=3)
-    assert refreshes() == 1
+    assert marks() == 1
 
 
 @pytest.fixture
@@ -233,4 +232,5 @@ def test_rating_and_dedup_on_sqlite(sqlite_engine: Engine) -> None:
         assert stored is not None and stored.score == 4.5
         assert stored.rated_at == again.rated_at  # aware UTC, as the ORM stores it
         types = session.scalars(select(Job.type).order_by(Job.id)).all()
-        assert types == ["recommender.refresh_user", "ratings.recompute_stats"]
+        assert types == ["ratings.recompute_stats"]
+        assert session.scalars(select(RefreshPending.user_id)).all() == [user.id]

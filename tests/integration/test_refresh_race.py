@@ -1,6 +1,6 @@
-"""A viewer's rating that lands while the list drain runs is refreshed by the next drain,
-and one still in flight keeps its mark (two real connections;
-db/services/refresh_backlog.py, pending_marks.py)."""
+"""A viewer's rating that lands while the list drain works waits for nothing and keeps
+its mark for the next drain, also when it is still in flight as the drain settles (two
+real connections; db/services/refresh_backlog.py, pending_marks.py)."""
 
 from __future__ import annotations
 
@@ -24,16 +24,15 @@ def engine() -> Iterator[Engine]:
         yield engine
 
 
-def rated_once(engine: Engine) -> tuple[User, Content, Job]:
-    """(a viewer who rated once with a model live, another title, the list drain)."""
+def rated_once(engine: Engine) -> tuple[User, Content]:
+    """(a viewer who rated once with a model live, another title)."""
     with Session(engine, expire_on_commit=False) as session:
         make_live_model(session)
         viewer, first, second = make_user(session), make_content(session), make_content(session)
         session.commit()
         ratings.rate(session=session, user_id=viewer.id, content_id=first.id, score=1)
-        (drain,) = session.scalars(select(Job).where(Job.dedup_key == "recs:pending"))
         session.commit()
-    return viewer, second, drain
+    return viewer, second
 
 
 def marked(engine: Engine) -> list[int]:
@@ -41,63 +40,56 @@ def marked(engine: Engine) -> list[int]:
         return list(session.scalars(select(RefreshPending.user_id)))
 
 
-def test_a_rating_landing_while_the_drain_runs_queues_the_next(engine: Engine) -> None:
-    viewer, title, drain = rated_once(engine)
-    with Session(engine) as session:  # the drain's job is running: no longer joinable
-        session.get_one(Job, drain.id).status = "running"
-        session.commit()
-
+def test_a_rating_while_the_drain_works_waits_for_nothing_and_stays(engine: Engine) -> None:
+    viewer, title = rated_once(engine)
     drain_tx = Session(engine, expire_on_commit=False)
-    assert refresh_backlog.take(session=drain_tx) == [viewer.id]  # mark taken
-    outcome: dict[str, object] = {}
+    batch = refresh_backlog.take(session=drain_tx)
+    assert batch.users == [viewer.id]
 
-    def rating() -> None:
-        with Session(engine, expire_on_commit=False) as session:
-            outcome["pid"] = session.scalar(text("SELECT pg_backend_pid()"))
-            # Its mark collides with the one the drain deleted: it waits for that commit.
-            ratings.rate(session=session, user_id=viewer.id, content_id=title.id, score=5)
-            session.commit()
-            outcome["done"] = True
-
-    thread = threading.Thread(target=rating)
-    thread.start()
-    wait_for_lock_wait(engine, outcome, what="the rating to wait for the drain")
+    with Session(engine) as rating_tx:  # the drain holds no lock: this commits at once
+        ratings.rate(session=rating_tx, user_id=viewer.id, content_id=title.id, score=5)
+        rating_tx.commit()
+    refresh_backlog.settle(session=drain_tx, batch=batch)
     drain_tx.commit()
     drain_tx.close()
-    thread.join(timeout=10)
-    assert outcome.get("done") is True
-    assert marked(engine) == [viewer.id]  # marked again, after the drain's commit
+    assert marked(engine) == [viewer.id]  # stamped anew: left for the next drain
     with Session(engine) as session:
-        queued = session.scalars(
-            select(Job.id).where(Job.dedup_key == "recs:pending", Job.status == "queued")
-        ).all()
-        assert len(queued) == 1 and queued[0] != drain.id  # a new drain, not the running one
-        assert refresh_backlog.take(session=session) == [viewer.id]
+        queued = session.scalars(select(Job.dedup_key).where(Job.status == "queued")).all()
+        assert queued == ["stats:pending"]  # the rating's stats drain queues the next
 
 
-def test_a_drain_leaves_the_mark_of_a_rating_still_in_flight(engine: Engine) -> None:
-    viewer, title, _drain = rated_once(engine)
-
+def test_the_drains_settle_waits_for_a_rating_in_flight_then_leaves_it(engine: Engine) -> None:
+    viewer, title = rated_once(engine)
     rating_tx = Session(engine, expire_on_commit=False)
     ratings.rate(session=rating_tx, user_id=viewer.id, content_id=title.id, score=5)
-    with Session(engine) as drain_tx:  # the rating holds the mark: skipped, not waited for
-        assert refresh_backlog.take(session=drain_tx) == []
-        drain_tx.commit()
+    outcome: dict[str, object] = {}
+
+    def drain() -> None:
+        with Session(engine) as session:
+            outcome["pid"] = session.scalar(text("SELECT pg_backend_pid()"))
+            batch = refresh_backlog.take(session=session)  # the stamp committed before
+            outcome["users"] = batch.users
+            refresh_backlog.settle(session=session, batch=batch)  # waits for the rating
+            session.commit()
+
+    thread = threading.Thread(target=drain)
+    thread.start()
+    wait_for_lock_wait(engine, outcome, what="the drain's settle to wait for the rating")
     rating_tx.commit()
     rating_tx.close()
-    with Session(engine) as session:
-        assert refresh_backlog.take(session=session) == [viewer.id]
-        session.commit()
-    assert marked(engine) == []
+    thread.join(timeout=10)
+    assert outcome["users"] == [viewer.id]
+    assert marked(engine) == [viewer.id]  # its new stamp survived the settle
 
 
 def test_a_rating_removed_marks_the_viewer_too(engine: Engine) -> None:
-    viewer, title, _drain = rated_once(engine)
+    viewer, title = rated_once(engine)
     with Session(engine) as session:
-        assert refresh_backlog.take(session=session) == [viewer.id]
+        refresh_backlog.settle(session=session, batch=refresh_backlog.take(session=session))
         session.commit()
+        assert marked(engine) == []
         ratings.rate(session=session, user_id=viewer.id, content_id=title.id, score=2)
-        assert refresh_backlog.take(session=session) == [viewer.id]
+        refresh_backlog.settle(session=session, batch=refresh_backlog.take(session=session))
         assert ratings.unrate(session=session, user_id=viewer.id, content_id=title.id)
         session.commit()
     assert marked(engine) == [viewer.id]

@@ -230,6 +230,9 @@ def test_one_drain_refreshes_every_viewer_the_ratings_marked(
         ratings.rate(session=db_session, user_id=user, content_id=trained.titles[n], score=4.5)
     ratings.rate(session=db_session, user_id=viewers[0], content_id=trained.titles[9], score=1)
     assert marked(db_session) == sorted(viewers)
+    assert drains(db_session) == []  # the ratings joined the stats drain only
+    # The stats drain they joined queues the list drain (tasks/ratings.py).
+    assert refresh_backlog.queue_if_marked(session=db_session) is not None
     assert drains(db_session) == [({}, "recs:pending", "queued")]  # one job for them all
 
     result = refresh_user(db_session, {})
@@ -249,6 +252,20 @@ def test_one_drain_refreshes_every_viewer_the_ratings_marked(
         assert row[0] == pytest.approx(bias)
         npt.assert_allclose(unpack(row[1]), vector, rtol=1e-6)
     assert stored(db_session, bystander) == [] and recs_cache.read(cache, bystander) is None
+    assert refresh_backlog.queue_if_marked(session=db_session) is None  # nobody marked
+
+
+def test_a_mark_stamped_while_the_drain_works_stays_for_the_next(
+    db_session: Session, trained: Trained
+) -> None:
+    early, late = sorted(trained.users[:2])
+    for user in (early, late):
+        refresh_backlog.mark(session=db_session, user_id=user)
+    batch = refresh_backlog.take(session=db_session)
+    assert batch.users == [early, late] and marked(db_session) == [early, late]  # not removed
+    refresh_backlog.mark(session=db_session, user_id=late)  # a rating meanwhile
+    refresh_backlog.settle(session=db_session, batch=batch)
+    assert marked(db_session) == [late]
 
 
 def test_a_full_batch_leaves_the_rest_to_the_next_drain(
@@ -257,10 +274,14 @@ def test_a_full_batch_leaves_the_rest_to_the_next_drain(
     viewers = sorted(trained.users[:3])
     for user in viewers:
         refresh_backlog.mark(session=db_session, user_id=user)
-    assert refresh_backlog.take(session=db_session, limit=2) == viewers[:2]
+    batch = refresh_backlog.take(session=db_session, limit=2)
+    assert batch.users == viewers[:2]
+    refresh_backlog.settle(session=db_session, batch=batch, limit=2)
     assert marked(db_session) == viewers[2:]
     assert drains(db_session) == [({}, "recs:pending", "queued")]
-    assert refresh_backlog.take(session=db_session, limit=2) == viewers[2:]
+    batch = refresh_backlog.take(session=db_session, limit=2)
+    assert batch.users == viewers[2:]
+    refresh_backlog.settle(session=db_session, batch=batch, limit=2)
     assert marked(db_session) == [] and len(drains(db_session)) == 1  # not full: no more
 
 
@@ -354,7 +375,7 @@ def test_the_refresh_writes_work_on_the_embedded_sqlite(sqlite_engine: Engine) -
         for _ in range(2):  # the second mark of the same viewer changes nothing
             refresh_backlog.mark(session=session, user_id=user)
         session.commit()
-        assert refresh_backlog.take(session=session) == [user]
+        assert refresh_backlog.take(session=session).users == [user]
         assert factors(session, live, user) == [(2.0, pack([2.0]))]
         assert stored(session, user) == [(title, 2.0, REASON, None)]
 
