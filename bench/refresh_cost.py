@@ -29,7 +29,8 @@ Whole-job figure, per tree and --pace: --viewers real ratings through the tree's
 the same; pace 0: all at once; N: N per second), and a real `worker_ml` (the Procfile's
 line) runs the list refreshes they queue, one per rating or one drain for many, claim,
 heartbeat and Celery included: its processes' CPU from /proc per rating and per job, and
-its idle CPU per second just before. The stats jobs the ratings queue wait unserved.
+its idle CPU per second just before. A `ratings` worker, not counted, runs the stats
+drains the ratings join (in a tree with the list drain, they queue it).
 
 Everything it creates is removed at the end, also on Ctrl-C (`--cleanup-stale`: what a
 SIGKILLed run left), its Redis keys too (--redis-url, database 13).
@@ -314,11 +315,15 @@ def worker_run(procs: bl.Processes, env: dict[str, str], where: tuple[Path, str,
         argv = child_argv("enqueue", path, users, "--pace", str(pace))
         bl.run_client(procs, "enqueue", argv, 120 + len(users) / (pace or 100),
                       tree_env(env, path))  # fmt: skip
-        bl.drain_jobs(database_url, 600, REFRESH)
+        bl.drain_jobs(database_url, 600)  # the stats drains too: they may queue the lists'
         return finished_refreshes(database_url)
 
     worker = bl.start_worker(procs, tree_env(env, path, safe=True), workdir, broker_url,
                              queues="ml", concurrency=1, name=name)  # fmt: skip
+    # The stats drain's worker, not counted: in a tree with the list drain it queues it.
+    stats = bl.start_worker(procs, tree_env(env, path, safe=True), workdir, broker_url,
+                            queues="ratings", concurrency=1,
+                            name=f"stats{pace:g}{name.removeprefix('worker_ml')}")  # fmt: skip
     try:
         queue(viewers[:warmup], 0)
         idle, t_idle = cpu(), time.monotonic()
@@ -328,6 +333,7 @@ def worker_run(procs: bl.Processes, env: dict[str, str], where: tuple[Path, str,
         done_after, after = queue(viewers[warmup:], pace), cpu()
     finally:
         procs.stop(worker)
+        procs.stop(stats)
     jobs, failed = (a - b for a, b in zip(done_after, done_before, strict=True))
     return WorkerRun(label, pace, len(viewers) - warmup, jobs, failed, after - before, idle)
 
