@@ -8,18 +8,18 @@ drain, finding marked viewers, queues the one platform-wide list drain (dedup ke
 rows that every rating joins, in an order one statement does not fix, deadlock), and a
 burst of ratings from many viewers costs `ml` one job and each viewer one fold-in.
 
-The marks are stamped (db/services/pending_marks.py): a drain reads a batch without
-locking it, refreshes the lists from the ratings committed by then, and removes only
-the marks still holding the stamps it read. A rating never waits for a drain's
-fold-ins, and one that lands meanwhile leaves its mark for the next drain, which the
-stats drain its rating joined queues.
+The marks are stamped (db/services/pending_marks.py): a drain (one at a time, by an
+advisory lock) reads a batch without locking it, refreshes the lists from the ratings
+committed by then, and removes only the marks still holding the stamps it read. A
+rating never waits for a drain's fold-ins, and one that lands meanwhile leaves its mark
+for the next drain, which the stats drain its rating joined queues.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from db.models import Job, RefreshPending, User
@@ -31,6 +31,8 @@ DRAIN_TYPE = "recommender.refresh_user"
 DRAIN_KEY = "recs:pending"
 BATCH = 500  # viewers per drain transaction; a full batch queues the next drain
 REFRESH = Backlog(RefreshPending.__table__, stamped=True)  # type: ignore[arg-type]
+TURN_KEY = 0x63627274_6C726563  # "cbrtlrec": the list drains' advisory lock
+_TURN = text("SELECT pg_advisory_xact_lock(:key)")
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,10 @@ def take(*, session: Session, limit: int = BATCH) -> Batch:
     """Up to `limit` marked viewers, marks left in place until `settle`. A viewer
     deleted before the drain commits fails it on the list's foreign key; the retry no
     longer finds them."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Drains take turns (until the holder commits): two at once would read the same
+        # unlocked marks and fold the same viewers twice.
+        session.execute(_TURN, {"key": TURN_KEY})
     marks = pending_marks.read_stamped(session=session, backlog=REFRESH, limit=limit)
     if not marks:
         return Batch([], [])

@@ -93,3 +93,25 @@ def test_a_rating_removed_marks_the_viewer_too(engine: Engine) -> None:
         assert ratings.unrate(session=session, user_id=viewer.id, content_id=title.id)
         session.commit()
     assert marked(engine) == [viewer.id]
+
+
+def test_two_drains_take_turns(engine: Engine) -> None:
+    viewer, _title = rated_once(engine)
+    first = Session(engine, expire_on_commit=False)
+    assert refresh_backlog.take(session=first).users == [viewer.id]
+    outcome: dict[str, object] = {}
+
+    def second() -> None:
+        with Session(engine) as session:
+            outcome["pid"] = session.scalar(text("SELECT pg_backend_pid()"))
+            outcome["users"] = refresh_backlog.take(session=session).users  # waits its turn
+            session.commit()
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    wait_for_lock_wait(engine, outcome, what="the second drain to wait for the first")
+    refresh_backlog.settle(session=first, batch=refresh_backlog.take(session=first))
+    first.commit()
+    first.close()
+    thread.join(timeout=10)
+    assert outcome["users"] == []  # it read the marks after the first drain's commit
