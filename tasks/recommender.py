@@ -54,8 +54,7 @@ def refresh_user(session: Session, args: dict[str, Any]) -> dict[str, Any]:
     else:
         batch, named = refresh_backlog.take(session=session), {}
     active = recommender.active_models(session=session)
-    result = {**named, "users": len(batch.users), "skipped": "no active model"}
-    if active:
-        result = {**named, **refresh_lists(session, batch.users, active)}
+    done = (refresh_lists(session, batch.users, active) if active
+            else {"users": len(batch.users), "skipped": "no active model"})  # fmt: skip
     refresh_backlog.settle(session=session, batch=batch)
-    return result
+    return {**named, **done}

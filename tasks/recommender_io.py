@@ -296,10 +296,10 @@ def _ranked(
         picks.append(best[np.isfinite(row[best])])
     # A title deleted since training is still in the model, but not to be listed.
     named = np.unique(np.concatenate([np.empty(0, np.int64), *picks]))
-    kept = set(recommender.existing(session=session, content_ids=items[named].tolist()))
+    kept = recommender.existing(session=session, content_ids=items[named].tolist())
     lists = []
     for user, row, best in zip(given, scores, picks, strict=True):
-        best = best[[int(items[b]) in kept for b in best]]
+        best = best[np.isin(items[best], kept)]
         lists.append(
             Recommended(
                 user_id=user,

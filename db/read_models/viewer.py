@@ -8,34 +8,31 @@ fresh statement per request cost more CPU than the query itself.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 from sqlalchemy import (
     BigInteger,
     LargeBinary,
     Select,
     String,
-    any_,
     bindparam,
     literal,
     null,
     select,
     union_all,
 )
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
+from db.id_lists import among
 from db.models import Genre, GenrePreference, Rating, RatingFactors, RecModel, ViewingProgress
 from db.services.recommender import unpack
 
-_SCORES = select(Rating.content_id, Rating.score).where(
-    Rating.user_id == bindparam("user_id"),
-    Rating.content_id.in_(bindparam("ids", expanding=True)),
-)
-# PostgreSQL takes the ids as one array parameter: nothing to render per id.
-_SCORES_PG = select(Rating.content_id, Rating.score).where(
-    Rating.user_id == bindparam("user_id"),
-    Rating.content_id == any_(bindparam("ids", type_=postgresql.ARRAY(BigInteger))),
-)
+
+@lru_cache(maxsize=4)
+def _scores(dialect: str) -> Select[tuple[int, float]]:
+    return select(Rating.content_id, Rating.score).where(
+        Rating.user_id == bindparam("user_id"), among(Rating.content_id, "ids", dialect)
+    )
 
 
 def _factor(kind: str, entity: str | None) -> Select[tuple[str, float, bytes]]:
@@ -94,7 +91,7 @@ def scores(session: Session, user_id: int, content_ids: Iterable[int]) -> dict[i
     if not ids:
         return {}
     conn = session.connection()
-    stmt = _SCORES_PG if conn.dialect.name == "postgresql" else _SCORES
+    stmt = _scores(conn.dialect.name)
     rows = conn.execute(stmt, {"user_id": user_id, "ids": ids})
     return {content_id: score for content_id, score in rows}
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sqlalchemy import Column, Table, TextClause, bindparam, delete, select, text
 from sqlalchemy.orm import Session
@@ -92,23 +93,17 @@ def stamp() -> int:
     return secrets.randbits(62)
 
 
-_statements: dict[tuple[str, str], TextClause] = {}
-
-
+@lru_cache(maxsize=8)
 def _statement(backlog: Backlog, dialect: str) -> TextClause:
-    found = _statements.get((backlog.table.name, dialect))
-    if found is None:
-        name, key = backlog.table.name, backlog.key.name
-        row = f"VALUES ({backlog.columns(':' + key)})"
-        if dialect == "postgresql":
-            sql = f"WITH {backlog.marking(row)} SELECT {backlog.held()}"
-        else:  # SQLite: one writer at a time, nothing to lock
-            on_conflict = (f"({key}) DO UPDATE SET token = excluded.token" if backlog.stamped
-                           else "DO NOTHING")  # fmt: skip
-            names = f"{key}, token" if backlog.stamped else key
-            sql = f"INSERT INTO {name} ({names}) {row} ON CONFLICT {on_conflict}"
-        found = _statements[(name, dialect)] = text(sql)
-    return found
+    name, key = backlog.table.name, backlog.key.name
+    row = f"VALUES ({backlog.columns(':' + key)})"
+    if dialect == "postgresql":
+        return text(f"WITH {backlog.marking(row)} SELECT {backlog.held()}")
+    # SQLite: one writer at a time, nothing to lock
+    if backlog.stamped:
+        return text(f"INSERT INTO {name} ({key}, token) {row} "
+                    f"ON CONFLICT ({key}) DO UPDATE SET token = excluded.token")  # fmt: skip
+    return text(f"INSERT INTO {name} ({key}) {row} ON CONFLICT DO NOTHING")
 
 
 def mark(*, session: Session, backlog: Backlog, key: int) -> None:
@@ -148,16 +143,21 @@ def forget(*, session: Session, backlog: Backlog, marks: Sequence[tuple[int, int
     stays (one being stamped now is waited for, then stays)."""
     if not marks:
         return
-    name, key = backlog.table.name, backlog.key.name
     if session.get_bind().dialect.name == "postgresql":  # two arrays: one statement
-        session.execute(
-            text(f"DELETE FROM {name} USING unnest(CAST(:keys AS BIGINT[]), "  # noqa: S608
-                 f"CAST(:tokens AS BIGINT[])) AS read(k, t) "
-                 f"WHERE {name}.{key} = read.k AND {name}.token = read.t"),
-            {"keys": [k for k, _ in marks], "tokens": [t for _, t in marks]},
-        )  # fmt: skip
+        keys, tokens = [k for k, _ in marks], [t for _, t in marks]
+        session.execute(_forget_pg(backlog), {"keys": keys, "tokens": tokens})
         return
     pair = delete(backlog.table).where(
         backlog.key == bindparam("k"), backlog.table.c.token == bindparam("t")
     )
     session.execute(pair, [{"k": k, "t": t} for k, t in marks])
+
+
+@lru_cache(maxsize=4)
+def _forget_pg(backlog: Backlog) -> TextClause:
+    name, key = backlog.table.name, backlog.key.name
+    return text(
+        f"DELETE FROM {name} USING unnest(CAST(:keys AS BIGINT[]), "  # noqa: S608
+        f"CAST(:tokens AS BIGINT[])) AS read(k, t) "
+        f"WHERE {name}.{key} = read.k AND {name}.token = read.t"
+    )

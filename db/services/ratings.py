@@ -6,14 +6,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from math import inf
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import CursorResult, bindparam, delete, func, select, text
+from sqlalchemy import CursorResult, Select, bindparam, delete, func, select, text
 from sqlalchemy.orm import Session
 
 from db.errors import InvalidInput, NotFound
+from db.id_lists import among
 from db.models import Content, ContentStats, Job, Rating, User
 from db.models.base import utcnow
 from db.services import refresh_backlog, stats_backlog
@@ -223,9 +225,13 @@ def scores_for_users(*, session: Session, user_ids: Sequence[int]) -> dict[int, 
     found: dict[int, dict[int, float]] = {user_id: {} for user_id in user_ids}
     if not found:
         return found
-    columns = (Rating.user_id, Rating.content_id, Rating.score)
-    # One viewer (a drain at a quiet time): no expanding IN to render.
-    which = Rating.user_id == user_ids[0] if len(found) == 1 else Rating.user_id.in_(list(found))
-    for user_id, content_id, score in session.execute(select(*columns).where(which)):
+    statement = _scores_of(session.get_bind().dialect.name)
+    for user_id, content_id, score in session.execute(statement, {"ids": list(found)}):
         found[user_id][content_id] = score
     return found
+
+
+@lru_cache(maxsize=4)
+def _scores_of(dialect: str) -> Select[tuple[int, int, float]]:
+    columns = (Rating.user_id, Rating.content_id, Rating.score)
+    return select(*columns).where(among(Rating.user_id, "ids", dialect))

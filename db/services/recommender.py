@@ -11,13 +11,14 @@ from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Table, any_, bindparam, delete, insert, select, text, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Delete, Select, Table, bindparam, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from db.errors import NotFound
+from db.id_lists import among
 from db.models import (
     Content,
     Rating,
@@ -163,14 +164,13 @@ def replace_recommendations(
         columns["score"].extend(entry.scores)
         columns["reason"].extend(reason[:200] for reason in entry.reasons)
     table = _RECOMMENDATIONS
+    dialect = session.get_bind().dialect.name
     if every_user:
         session.execute(delete(table))
-    elif len(users) == 1:  # a quiet drain: no expanding IN to render
-        session.execute(delete(table).where(table.c.user_id == users[0]))
     elif users:
-        session.execute(delete(table).where(table.c.user_id.in_(users)))
+        session.execute(_delete_lists(dialect), {"users": users})
     count = len(columns["user_id"])
-    postgres = session.get_bind().dialect.name == "postgresql"
+    postgres = dialect == "postgresql"
     step = 100_000 if postgres else 10_000
     for start in range(0, count, step):
         chunk = {name: values[start : start + step] for name, values in columns.items()}
@@ -184,6 +184,11 @@ def replace_recommendations(
                      generated_at=now) for row in rows
             ])  # fmt: skip
     return count
+
+
+@lru_cache(maxsize=4)
+def _delete_lists(dialect: str) -> Delete:
+    return delete(_RECOMMENDATIONS).where(among(_RECOMMENDATIONS.c.user_id, "users", dialect))
 
 
 _LIST_COLUMNS = ("user_id", "rank", "content_id", "score", "reason")
@@ -294,9 +299,9 @@ def replace_similar(
         session.execute(insert(SimilarItem), batch)
 
 
-_EXISTING = select(Content.id).where(
-    Content.id == any_(bindparam("ids", type_=postgresql.ARRAY(BigInteger)))
-)
+@lru_cache(maxsize=4)
+def _existing(dialect: str) -> Select[tuple[int]]:
+    return select(Content.id).where(among(Content.id, "ids", dialect))
 
 
 def existing(*, session: Session, content_ids: list[int]) -> list[int]:
@@ -304,10 +309,8 @@ def existing(*, session: Session, content_ids: list[int]) -> list[int]:
     fails a list naming it on the foreign key, and a retry leaves it out)."""
     if not content_ids:
         return []
-    if session.get_bind().dialect.name != "postgresql":
-        return list(session.scalars(select(Content.id).where(Content.id.in_(content_ids))))
-    # One array parameter: the statement is the same text, prepared once, for any count.
-    return list(session.scalars(_EXISTING, {"ids": content_ids}))
+    dialect = session.get_bind().dialect.name
+    return list(session.scalars(_existing(dialect), {"ids": content_ids}))
 
 
 def titles(*, session: Session, content_ids: list[int]) -> dict[int, str]:

@@ -23,8 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import tasks.media
 import tasks.recommender
 import tasks.trending  # noqa: F401 - registers the tasks these tests deliver to
-from db.engine import make_engine, make_session_factory
-from db.migrate import upgrade
+from db.engine import make_session_factory
 from db.storage.local import FileStorage
 from tests import services
 
@@ -63,14 +62,8 @@ class TaskEnv:
 
 @pytest.fixture(scope="module")
 def scratch_engine() -> Iterator[Engine]:
-    url = services.create_database("cbrtl_tasks")
-    try:
-        upgrade(url)
-        engine = make_engine(url)
+    with services.migrated_engine("cbrtl_tasks") as engine:
         yield engine
-        engine.dispose()
-    finally:
-        services.drop_database(url)
 
 
 @pytest.fixture
