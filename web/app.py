@@ -16,6 +16,7 @@ from db.engine import make_engine, make_session_factory
 from db.log_setup import configure_logging
 from db.media_urls import MediaUrls
 from db.outbox import BackgroundPublisher
+from db.read_models.list_reads import ListReads
 from db.read_models.recent_ratings import RecentRatings
 from db.read_models.sync import install_title_sync
 from db.read_models.titles import TitleStore
@@ -83,6 +84,7 @@ def build_runtime(
     storage = make_storage(settings)
     titles = TitleStore(cache, MediaUrls(settings, storage))
     install_title_sync(session_factory, titles)
+    recent_ratings = RecentRatings(cache, titles.platform)
     return Runtime(
         settings=settings,
         session_factory=session_factory,
@@ -91,7 +93,8 @@ def build_runtime(
         cache=cache,
         blocklist=Blocklist(session_factory=session_factory, cache=cache, ttl=REFRESH_TTL),
         titles=titles,
-        recent_ratings=RecentRatings(cache, titles.platform),
+        recent_ratings=recent_ratings,
+        list_reads=ListReads(cache, recent_ratings, titles),
     )
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.blocklist import Blocklist
 from db.broker import CeleryPublisher
 from db.engine import make_read_engine
+from db.read_models.list_reads import ListReads
 from db.read_models.recent_ratings import RecentRatings
 from db.read_models.titles import TitleStore
 from db.settings import Settings
@@ -31,6 +32,7 @@ class Runtime:
     blocklist: Blocklist
     titles: TitleStore
     recent_ratings: RecentRatings
+    list_reads: ListReads
 
 
 def runtime() -> Runtime:

@@ -3,23 +3,18 @@ without asking the database which of its titles they rated.
 
 A list (db/recs_cache.py) leaves out what the viewer had rated when it was scored;
 the rating view adds each new rating here after its commit, and a list read takes
-both in one Redis round trip. The set is conservative: it only ever hides more
-(a title rated and then un-rated stays hidden until the list's next refresh, which
-every rating queues). It lives a day, longer than any retrain that could publish a
-list scored before those ratings. Any Redis failure reads as "unknown", and the
-caller asks the database instead.
+both in one Redis round trip (db/read_models/list_reads.py). The set is conservative:
+it only ever hides more (a title rated and then un-rated stays hidden until the list's
+next refresh, which every rating queues). It lives a day, longer than any retrain
+that could publish a list scored before those ratings. Any Redis failure reads as
+"unknown", and the caller asks the database instead.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from typing import Any
 
 import redis
-
-from db import recs_cache
-from db.cache import Rider
 
 log = logging.getLogger(__name__)
 KEY = "cbrtl:rated-since:{}:{}"
@@ -55,25 +50,3 @@ class RecentRatings:
             self.cache.srem(self.key(user_id), content_id)
         except redis.RedisError as error:
             log.warning("recent rating not removed: %s", error)
-
-    def list_with_rated(
-        self, user_id: int, rider: Rider | None = None
-    ) -> tuple[dict[str, Any], set[int]] | None:
-        """(the cached list, what the viewer rated since), or None for a miss."""
-        if self.cache is None:
-            return None
-        try:
-            with self.cache.pipeline(transaction=False) as pipe:
-                pipe.get(recs_cache.KEY.format(user_id))
-                pipe.smembers(self.key(user_id))
-                if rider is not None:
-                    rider.queue(pipe)
-                raw, rated, *extra = pipe.execute()
-        except redis.RedisError as error:
-            log.warning("recommendation cache unavailable: %s", error)
-            return None
-        if rider is not None:
-            rider.answer(extra[0])
-        if not raw:
-            return None
-        return json.loads(raw), {int(i) for i in rated}

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 # {platform}: which database the documents mirror (db/read_models/platform.py).
 DOC_KEY = "cbrtl:title:{}:{}"
 GEN_KEY = "cbrtl:title-gen:{}:{}"
+Stored = tuple[str | None, str]  # (the document if its tag is current, the generation)
 # Every writer refreshes its titles after commit; the lifetime is only a backstop for
 # a change made outside them (a bulk load, a manual SQL fix).
 TTL_S = 3600
@@ -175,14 +176,22 @@ class TitleStore:
         return self._ttl_s
 
     def documents(
-        self, session: Session, ids: Sequence[int], rider: Rider | None = None
+        self,
+        session: Session,
+        ids: Sequence[int],
+        rider: Rider | None = None,
+        *,
+        prefetched: Mapping[int, Stored] | None = None,
     ) -> dict[int, str]:
         """{id: document} for the titles that exist; one Redis round trip on a hit
-        (carrying `rider`, if any)."""
+        (carrying `rider`, if any), none when `prefetched` (values read earlier in the
+        request, `parse`) holds them all."""
         wanted = list(dict.fromkeys(ids))
         if not wanted:
             return {}
-        stored = self._read(wanted, rider)
+        known = prefetched or {}
+        missing = [i for i in wanted if i not in known]
+        stored = {**known, **self._read(missing, rider)} if missing else known
         found: dict[int, str] = {}
         generations: dict[int, str] = {}
         for content_id in wanted:
@@ -217,11 +226,19 @@ class TitleStore:
         by_id = dict(zip(wanted, generations, strict=True))
         self._write({cid: (by_id[cid], *built[cid]) for cid in built}, gone=gone)
 
-    def _read(self, ids: list[int], rider: Rider | None) -> dict[int, tuple[str | None, str]]:
+    def key_prefixes(self) -> tuple[str, str]:
+        """A document's key and its generation's key, each without the id."""
+        return DOC_KEY.format(self.platform, ""), GEN_KEY.format(self.platform, "")
+
+    def keys(self, ids: Sequence[int]) -> list[str]:
+        """The documents' keys, then their generations' keys: what `parse` reads."""
+        return [self.doc_key(i) for i in ids] + [self.gen_key(i) for i in ids]
+
+    def _read(self, ids: list[int], rider: Rider | None) -> dict[int, Stored]:
         """{id: (document if its tag is current, current generation)}; {} when Redis fails."""
         if self.cache is None:
             return {}
-        keys = [self.doc_key(i) for i in ids] + [self.gen_key(i) for i in ids]
+        keys = self.keys(ids)
         try:
             if rider is None:
                 values: list[Any] = self.cache.mget(keys)  # type: ignore[assignment]
@@ -234,16 +251,7 @@ class TitleStore:
         except redis.RedisError as error:
             log.warning("title documents unavailable: %s", error)
             return {}
-        # A client without decode_responses hands back bytes.
-        values = [v.decode() if isinstance(v, bytes) else v for v in values]
-        stored: dict[int, tuple[str | None, str]] = {}
-        for content_id, value, generation in zip(
-            ids, values[: len(ids)], values[len(ids) :], strict=True
-        ):
-            current = generation or "0"
-            tag, _, doc = (value or "").partition("|")
-            stored[content_id] = (doc if value and tag == current else None, current)
-        return stored
+        return parse(ids, values)
 
     def _write(self, docs: dict[int, tuple[str, str, bool]], *, gone: Sequence[int] = ()) -> None:
         """Store {id: (generation, document, settled)}; delete the documents of `gone`."""
@@ -260,3 +268,18 @@ class TitleStore:
                 pipe.execute()
         except redis.RedisError as error:
             log.warning("title documents not stored: %s", error)
+
+
+def parse(ids: Sequence[int], values: Sequence[Any]) -> dict[int, Stored]:
+    """The replies to `TitleStore.keys(ids)`: {id: (document if its tag is current,
+    current generation)}."""
+    # A client without decode_responses hands back bytes.
+    values = [v.decode() if isinstance(v, bytes) else v for v in values]
+    stored: dict[int, Stored] = {}
+    for content_id, value, generation in zip(
+        ids, values[: len(ids)], values[len(ids) :], strict=True
+    ):
+        current = generation or "0"
+        tag, _, doc = (value or "").partition("|")
+        stored[content_id] = (doc if value and tag == current else None, current)
+    return stored

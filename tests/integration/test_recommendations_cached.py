@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event
+from redis.connection import AbstractConnection
+from sqlalchemy import event, update
 from sqlalchemy.orm import Session
 
 from db import recs_cache
+from db.models import ContentStats
 from tests.auth import login
 from tests.factories import make_content, make_user
 from web.runtime import runtime
@@ -90,3 +93,58 @@ def test_without_redis_the_database_hides_rated_titles(make_app: Any, db_session
     )
     shown = client.get("/api/v1/recommendations", headers=headers).json["items"]
     assert item.id not in [i["content"]["id"] for i in shown]
+
+
+def round_trips(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per request sent to Redis (a pipeline sends its commands in one)."""
+    sent: list[int] = []
+    original = AbstractConnection.send_packed_command
+
+    def counted(self: AbstractConnection, command: Any, check_health: bool = True) -> None:
+        sent.append(1)
+        original(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    return sent
+
+
+def test_a_cached_list_costs_one_redis_round_trip_even_past_rated_titles(
+    make_app: Any, db_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app(home_rows_ttl_s=30)
+    client = app.test_client()
+    viewer = make_user(db_session)
+    items = [make_content(db_session).id for _ in range(8)]
+    # Rated by others: not new titles, whose documents the read fetches anyway.
+    db_session.execute(
+        update(ContentStats).where(ContentStats.content_id.in_(items)).values(rating_count=1)
+    )
+    db_session.commit()
+    headers = login(client, viewer.email)
+    for rated in items[:3]:  # rated since the list was written
+        response = client.put(f"/api/v1/content/{rated}/rating", json={"score": 2}, headers=headers)
+        assert response.status_code == 200
+    cache_list(app, viewer.id, [*items[:2], items[0], *items[2:]])  # with a repeat
+    assert listed(client, headers, 3) == items[3:6]  # documents are stored
+    sent = round_trips(monkeypatch)
+    assert listed(client, headers, 3) == items[3:6]
+    assert len(sent) == 1
+
+
+def test_flushed_scripts_and_documents_are_read_again(
+    app: Flask, client: FlaskClient, db_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    viewer = make_user(db_session)
+    items = [make_content(db_session).id for _ in range(4)]
+    db_session.commit()
+    headers = login(client, viewer.email)
+    cache_list(app, viewer.id, items)
+    assert listed(client, headers, 4) == items
+    with app.app_context():
+        cache = runtime().cache
+        assert cache is not None
+        cache.script_flush()
+        cache.delete(*runtime().titles.keys(items))  # documents and generations
+    sent = round_trips(monkeypatch)
+    assert listed(client, headers, 4) == items
+    assert len(sent) > 1  # the script loaded again, the documents built and stored

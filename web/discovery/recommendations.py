@@ -2,8 +2,8 @@
 
 A list is picked from ids (the cached list, the stored one, or the cold start) and
 the viewer's ratings, then dressed with title documents from the read model: a
-cache hit costs one query (what the viewer rated among the picks) and two Redis
-reads.
+cache hit costs one Redis round trip, which brings the documents of the list's head
+along (db/read_models/list_reads.py), and no query.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import Session
 
 from db.errors import NotFound
+from db.read_models.list_reads import CachedList
 from db.services import content as catalogue
 from db.services import discovery, preferences, recommender
 from web.auth.revocation import rider
@@ -76,14 +77,16 @@ def _newest_unrated(session: Session) -> list[tuple[int, int | None]]:
     return [(int(c), owner) for c, owner in pairs]
 
 
-def _from_cache(user_id: int) -> tuple[Picks, set[int]] | None:
-    """The cached list and what the viewer rated since it was written."""
-    found = runtime().recent_ratings.list_with_rated(user_id, rider())
-    if found is None:
-        return None
-    doc, rated = found
+def _from_cache(user_id: int, limit: int, extra: Sequence[int]) -> CachedList | None:
+    """The cached list, what the viewer rated since, and the documents of its head (as
+    `picks_for` picks it) and of `extra`."""
+    return runtime().list_reads.read(user_id, head=limit + 2, extra=extra, rider=rider())
+
+
+def _picks(cached: CachedList) -> Picks:
+    doc = cached.doc
     items = [(int(c), float(s), str(r)) for c, s, r in doc["items"]]
-    return Picks(doc["model_version"], doc["generated_at"], items), rated
+    return Picks(doc["model_version"], doc["generated_at"], items)
 
 
 def _from_database(session: Session, user_id: int, limit: int) -> Picks | None:
@@ -122,16 +125,18 @@ def picks_for(session: Session, user_id: int, limit: int, also: Sequence[int] = 
 
     A cached list with nothing else to overlay needs no query at all: it left out what
     the viewer had rated when it was scored, and Redis knows what they rated since."""
-    cached = _from_cache(user_id)
+    fresh = [(c, owner) for c, owner in _newest_unrated(session) if owner != user_id]
+    # Not `also`: the home page's rows are many titles, which the script would make
+    # Redis spend more on than the round trip they save costs here.
+    cached = _from_cache(user_id, limit, [c for c, _ in fresh])
     picks = (
-        cached[0]
+        _picks(cached)
         if cached
         else _from_database(session, user_id, limit) or _cold_start(session, user_id, limit)
     )
-    fresh = [(c, owner) for c, owner in _newest_unrated(session) if owner != user_id]
     if cached and not also:
         mine: dict[int, float] = {}
-        hidden = cached[1]
+        hidden = cached.rated
     else:
         # The head of the list, for titles rated since it was written (its refresh
         # follows each rating within seconds); the whole list when the head falls short.
@@ -139,7 +144,7 @@ def picks_for(session: Session, user_id: int, limit: int, also: Sequence[int] = 
         mine = my_ratings(session, user_id, [*head, *(c for c, _ in fresh), *also])
         if len(picks.items) > len(head) and len(set(head) - set(mine)) < limit + 1:
             mine |= my_ratings(session, user_id, [c for c, _, _ in picks.items[len(head) :]])
-        hidden = set(mine) | (cached[1] if cached else set())
+        hidden = set(mine) | (cached.rated if cached else set())
     kept: list[Pick] = []
     shown: set[int] = set()
     for pick in picks.items:
@@ -150,7 +155,11 @@ def picks_for(session: Session, user_id: int, limit: int, also: Sequence[int] = 
                 break
     unrated = [c for c, _ in fresh if c not in hidden and c not in shown]
     new = unrated[user_id % len(unrated)] if unrated else None  # spread them over viewers
-    docs = documents(session, [*(c for c, _, _ in kept), *([new] if new else []), *also])
+    docs = documents(
+        session,
+        [*(c for c, _, _ in kept), *([new] if new else []), *also],
+        prefetched=cached.stored if cached else None,
+    )
     kept = [p for p in kept if p[0] in docs][:limit]
     if new is not None and new in docs and len(kept) > NEW_TITLE_SLOT:
         kept = [*kept[:NEW_TITLE_SLOT], (new, 0.0, "New on cbrtl"), *kept[NEW_TITLE_SLOT:-1]]

@@ -8,7 +8,7 @@ builds a title from ORM objects on the read path.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from flask import Response
@@ -16,15 +16,17 @@ from sqlalchemy.orm import Session
 
 from db.errors import NotFound
 from db.read_models import viewer
-from db.read_models.titles import with_viewer
+from db.read_models.titles import Stored, with_viewer
 from web.auth.revocation import rider
 from web.runtime import runtime
 
 
-def documents(session: Session, ids: Sequence[int]) -> dict[int, str]:
+def documents(
+    session: Session, ids: Sequence[int], *, prefetched: Mapping[int, Stored] | None = None
+) -> dict[int, str]:
     """{id: document} for those that exist (deleted titles drop out); the first Redis
-    read of a request carries its revocation check."""
-    return runtime().titles.documents(session, ids, rider())
+    read of a request carries its revocation check. `prefetched`: values read earlier."""
+    return runtime().titles.documents(session, ids, rider(), prefetched=prefetched)
 
 
 def my_ratings(session: Session, user_id: int | None, ids: Iterable[int]) -> dict[int, float]:
