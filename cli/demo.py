@@ -13,6 +13,7 @@ import click
 
 from cli.imports import load_with_progress
 from cli.session import unit_of_work
+from cli.synth import synth_command
 from db.errors import InvalidInput
 from db.services import bulk_load
 from db.services import videos as videos_service
@@ -28,7 +29,10 @@ _COUNT = click.IntRange(1, 100_000_000)
 
 @click.group("demo")
 def demo_group() -> None:
-    """Synthetic data: a demo catalogue, or MovieLens-layout folders for benchmarks."""
+    """Synthetic data: a demo catalogue, a platform at scale, or MovieLens-layout folders."""
+
+
+demo_group.add_command(synth_command)
 
 
 @demo_group.command("seed")

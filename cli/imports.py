@@ -7,9 +7,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import click
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from cli.output import console
+from cli.output import row_progress
 from cli.session import unit_of_work
 from db.errors import InvalidInput
 from db.services import bulk_load
@@ -60,20 +59,7 @@ def load_with_progress(
 ) -> None:
     """One transaction with a progress bar; then one summary line."""
     started = time.monotonic()
-    # Transient: on a terminal the bar gives way to the summary line; elsewhere
-    # (logs, pipes) only the summary is printed.
-    with (
-        unit_of_work(settings) as session,
-        Progress(
-            TextColumn(f"importing {source}"),
-            BarColumn(),
-            TaskProgressColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-            disable=not console.is_terminal,
-        ) as bar,
-    ):
+    with unit_of_work(settings) as session, row_progress(f"importing {source}") as bar:
         task = bar.add_task("import", total=None)
         result = bulk_load.load(
             session=session,

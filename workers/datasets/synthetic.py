@@ -228,25 +228,36 @@ class SyntheticCatalogue:
         keys = keys[rng.permutation(len(keys))]
         return keys // n, keys % n
 
+    def draw(
+        self, rng: np.random.Generator, users: npt.NDArray[np.int64], wanted: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """`wanted[k]` distinct titles for each of `users` (0-based, a sorted contiguous
+        range), drawn by popularity: (user indexes, title indexes)."""
+        return self._pick(rng, users, wanted)
+
+    def expected(
+        self, users: npt.NDArray[np.int64], titles: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.float64]:
+        """The score each user would give each title before noise (0-based indexes)."""
+        return self._raw(users, titles)
+
+    def _raw(
+        self, users: npt.NDArray[np.int64], titles: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.float64]:
+        taste = np.einsum("ij,ij->i", self._user_factors[users], self._item_factors[titles])
+        genres = self._genres[titles]
+        genre_fit = np.einsum("ij,ij->i", self._affinity[users], genres) / np.maximum(
+            genres.sum(axis=1), 1
+        )
+        return _MEAN + self._user_bias[users] + self._item_bias[titles] + 2.0 * taste + genre_fit
+
     def _rate(
         self,
         rng: np.random.Generator,
         users: npt.NDArray[np.int64],
         titles: npt.NDArray[np.int64],
     ) -> RatingChunk:
-        taste = np.einsum("ij,ij->i", self._user_factors[users], self._item_factors[titles])
-        genres = self._genres[titles]
-        genre_fit = np.einsum("ij,ij->i", self._affinity[users], genres) / np.maximum(
-            genres.sum(axis=1), 1
-        )
-        raw = (
-            _MEAN
-            + self._user_bias[users]
-            + self._item_bias[titles]
-            + 2.0 * taste
-            + genre_fit
-            + rng.normal(0, 0.5, len(users))
-        )
+        raw = self._raw(users, titles) + rng.normal(0, 0.5, len(users))
         scores = np.clip(np.round(raw * 2) / 2, 0.5, 5.0)
         timestamps = self.end - rng.integers(0, self.span_s, len(users))
         return RatingChunk(users + 1, titles + 1, scores, timestamps.astype(np.int64))
