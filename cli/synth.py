@@ -6,19 +6,16 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TypeVar
 
 import click
 import numpy as np
-from rich.progress import Progress, TaskID
+import numpy.typing as npt
 
 from cli.output import row_progress
 from cli.session import unit_of_work
 from db.errors import InvalidInput
 from db.services import synth_load
-from db.services.synth_load import Floats
 from db.settings import Settings
 from workers.datasets.synthetic import DAY_S, RatingChunk, SyntheticCatalogue
 from workers.datasets.synthetic_views import ViewChunk, durations, views
@@ -26,12 +23,6 @@ from workers.datasets.synthetic_views import ViewChunk, durations, views
 _COUNT = click.IntRange(1, 1_000_000_000)
 USER_CHUNK = 200_000
 T = TypeVar("T")
-
-
-@dataclass
-class Written:
-    ratings: int = 0
-    views: int = 0
 
 
 @click.command("synth")
@@ -79,7 +70,8 @@ def synth_command(
         )
     except ValueError as error:
         raise InvalidInput(f"Cannot make that platform: {error}.") from error
-    with unit_of_work(settings) as session, _progress(ratings) as (bar, task):
+    with unit_of_work(settings) as session, row_progress("{task.description}") as bar:
+        task = bar.add_task("ratings and views", total=ratings or None)
         offsets = synth_load.start(session=session)
         rng = np.random.default_rng([seed, 4])
         for first in range(1, users + 1, USER_CHUNK):
@@ -90,14 +82,13 @@ def synth_command(
         listed = catalogue.titles
         synth_load.titles(
             session,
-            offsets,
             [t.title for t in listed],
             np.array([t.release_year for t in listed], dtype=np.int64),
             lengths,
             catalogue.end - rng.integers(0, catalogue.span_s, titles),
             [t.genres for t in listed],
         )
-        written = Written()
+        written_ratings = written_views = 0
         for chunk, seen in _ahead(_chunks(catalogue, lengths, seed, views_per_rating)):
             synth_load.ratings(
                 session, offsets, chunk.users, chunk.titles, chunk.scores, chunk.timestamps
@@ -111,20 +102,20 @@ def synth_command(
                 seen.completed,
                 seen.timestamps,
             )
-            written.ratings += len(chunk)
-            written.views += len(seen)
-            bar.update(task, completed=written.ratings)
+            written_ratings += len(chunk)
+            written_views += len(seen)
+            bar.update(task, completed=written_ratings)
         bar.update(task, description="title stats")
         synth_load.finish(session=session, offsets=offsets)
         bar.update(task, description="committing")
     click.echo(
-        f"synthesised {users} viewers, {titles} titles, {written.ratings} ratings and "
-        f"{written.views} views in {time.monotonic() - started:.1f} s"
+        f"synthesised {users} viewers, {titles} titles, {written_ratings} ratings and "
+        f"{written_views} views in {time.monotonic() - started:.1f} s"
     )
 
 
 def _chunks(
-    catalogue: SyntheticCatalogue, lengths: Floats, seed: int, per_rating: float
+    catalogue: SyntheticCatalogue, lengths: npt.NDArray[np.float64], seed: int, per_rating: float
 ) -> Iterator[tuple[RatingChunk, ViewChunk]]:
     view_rng = np.random.default_rng([seed, 2])
     for chunk in catalogue.ratings():
@@ -139,9 +130,3 @@ def _ahead(chunks: Iterator[T]) -> Iterator[T]:
         while (item := pending.result()) is not None:
             pending = pool.submit(next, chunks, None)
             yield item
-
-
-@contextmanager
-def _progress(total: int) -> Iterator[tuple[Progress, TaskID]]:
-    with row_progress("{task.description}") as bar:
-        yield bar, bar.add_task("ratings and views", total=total or None)

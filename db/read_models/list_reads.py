@@ -65,8 +65,8 @@ class ListReads:
     def __init__(self, cache: redis.Redis | None, recent: RecentRatings, titles: TitleStore):
         self.cache = cache
         self.recent = recent
-        self.titles = titles
         self._sha = cache.register_script(SCRIPT).sha if cache is not None else ""
+        self._prefixes = titles.key_prefixes()
 
     def read(
         self, user_id: int, *, head: int, extra: Sequence[int] = (), rider: Rider | None = None
@@ -76,7 +76,7 @@ class ListReads:
         if self.cache is None:
             return None
         keys = [recs_cache.KEY.format(user_id), self.recent.key(user_id)]
-        args = [*self.titles.key_prefixes(), head, *extra]
+        args = [*self._prefixes, head, *extra]
         try:
             try:
                 replies = self._run(keys, args, rider)

@@ -10,8 +10,6 @@ CONFLICT statements that map source ids to database ids by joins.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -41,6 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from db.copy_rows import write_rows
 from db.errors import InvalidInput
 from db.models import Content, ContentStats, Genre, Rating, User, content_genres
 from db.models.base import UTCDateTime, utcnow
@@ -219,43 +218,23 @@ class _Meter:
 
 
 class _Stager:
-    """Rows into a staging table: COPY on PostgreSQL, executemany elsewhere."""
+    """Rows into a staging table in batches (db/copy_rows.py), counted."""
 
     def __init__(self, session: Session, meter: _Meter, batch_size: int) -> None:
         self.session = session
         self.meter = meter
         self.batch_size = batch_size
-        self.postgresql = session.get_bind().dialect.name == "postgresql"
 
     def rows(self, table: Table, rows: Iterator[Sequence[Any]], *, count: bool = True) -> int:
         names = [column.name for column in table.columns]
         total = 0
         while batch := list(islice(rows, self.batch_size)):
-            if self.postgresql:
-                self._copy(table, names, batch)
-            else:
-                self.session.execute(
-                    table.insert(), [dict(zip(names, row, strict=True)) for row in batch]
-                )
+            write_rows(self.session, table, names, batch)
             total += len(batch)
             if count:
                 self.meter.add(len(batch))
         _analyze(self.session, table)
         return total
-
-    def _copy(self, table: Table, names: list[str], batch: list[Sequence[Any]]) -> None:
-        buffer = io.StringIO()
-        # None is written as an empty field, which COPY's CSV format reads as NULL;
-        # datetimes print as ISO 8601 with their UTC offset.
-        csv.writer(buffer, lineterminator="\n").writerows(batch)
-        # The raw DBAPI (psycopg 3) connection of the session's transaction: COPY joins it.
-        cursor = self.session.connection().connection.cursor()
-        try:
-            sql = f"COPY {table.name} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)"
-            with cursor.copy(sql) as copy:
-                copy.write(buffer.getvalue())
-        finally:
-            cursor.close()
 
 
 def _analyze(session: Session, table: Table) -> None:

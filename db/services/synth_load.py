@@ -2,7 +2,7 @@
 
 `cbrtl demo synth` measures the platform at millions of viewers, so it skips what an
 import needs (staging, source-id mapping, upserts): the catalogue is empty, the ids
-are given (after the highest in use), and each chunk goes in with one COPY on
+are given (viewers after the highest id in use), and each chunk goes in with one COPY on
 PostgreSQL (batched inserts elsewhere). Memory stays bounded by the chunk the caller
 hands over. Callers commit: everything is in the session's transaction, so a failure
 leaves nothing behind. `finish` computes every title's stats in one grouped statement
@@ -11,8 +11,6 @@ and moves the id sequences past the rows written.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,8 +21,9 @@ import numpy.typing as npt
 from sqlalchemy import Table, func, select, text
 from sqlalchemy.orm import Session
 
+from db.copy_rows import write_rows
 from db.errors import InvalidInput
-from db.models import Content, ContentStats, Genre, Rating, User, ViewingProgress, content_genres
+from db.models import Content, Genre, Rating, User, ViewingProgress, content_genres
 from db.services import stats_backlog
 from db.services.bulk_load import UNUSABLE_HASH
 from db.services.ratings import global_mean
@@ -35,7 +34,6 @@ _USERS: Table = User.__table__  # type: ignore[assignment]
 _CONTENT: Table = Content.__table__  # type: ignore[assignment]
 _RATINGS: Table = Rating.__table__  # type: ignore[assignment]
 _VIEWS: Table = ViewingProgress.__table__  # type: ignore[assignment]
-_STATS: Table = ContentStats.__table__  # type: ignore[assignment]
 _TITLE_COLUMNS = ["id", "title", "description", "release_year", "duration_s", "created_at",
                   "updated_at", "source", "source_id"]  # fmt: skip
 _SEQUENCES = ("users", "content")  # their ids are given here
@@ -46,11 +44,11 @@ Floats = npt.NDArray[np.float64]
 
 @dataclass(frozen=True)
 class Offsets:
-    """Synthetic user and title number n (1-based) get database id offset + n; and the
-    large tables' foreign keys and secondary indexes, set aside until `finish`."""
+    """Synthetic user number n (1-based) gets database id users + n (titles, in an
+    empty catalogue, get n); and the large tables' foreign keys and secondary indexes,
+    set aside until `finish`."""
 
     users: int
-    titles: int
     set_aside: tuple[tuple[str, str, str], ...] = ()  # (table, name, definition)
 
 
@@ -67,7 +65,7 @@ def start(*, session: Session) -> Offsets:
         )
     top_user = session.scalar(select(func.max(_USERS.c.id))) or 0
     set_aside = _set_aside(session) if _is_postgresql(session) else ()
-    return Offsets(users=int(top_user), titles=0, set_aside=set_aside)
+    return Offsets(users=int(top_user), set_aside=set_aside)
 
 
 def _set_aside(session: Session) -> tuple[tuple[str, str, str], ...]:
@@ -109,7 +107,6 @@ def users(session: Session, offsets: Offsets, numbers: Ints, joined_at: Ints) ->
 
 def titles(
     session: Session,
-    offsets: Offsets,
     names: Sequence[str],
     years: Ints,
     durations_s: Floats,
@@ -117,14 +114,14 @@ def titles(
     genres: Sequence[Sequence[str]],
 ) -> None:
     """Titles 1..len(names), with their genres (names from the `genres` table)."""
-    ids = [offsets.titles + n + 1 for n in range(len(names))]
+    ids = list(range(1, len(names) + 1))
     at = _times(session, added_at)
     _write(
         session,
         _CONTENT,
         _TITLE_COLUMNS,
         [
-            (i, name, "", year, length, when, when, SOURCE, str(i - offsets.titles))
+            (i, name, "", year, length, when, when, SOURCE, str(i))
             for i, name, year, length, when in zip(
                 ids, names, years.tolist(), durations_s.tolist(), at, strict=True
             )
@@ -151,7 +148,7 @@ def ratings(
         ["user_id", "content_id", "score", "rated_at"],
         zip(
             (users + offsets.users).tolist(),
-            (titles + offsets.titles).tolist(),
+            titles.tolist(),
             scores.tolist(),
             _times(session, at),
             strict=True,
@@ -174,7 +171,7 @@ def views(
         ["user_id", "content_id", "position_s", "completed", "watched_at"],
         zip(
             (users + offsets.users).tolist(),
-            (titles + offsets.titles).tolist(),
+            titles.tolist(),
             positions_s.tolist(),
             completed.tolist(),
             _times(session, at),
@@ -210,6 +207,13 @@ def finish(*, session: Session, offsets: Offsets) -> None:
         session.execute(text(f"ANALYZE {table}"))
 
 
+def _write(
+    session: Session, table: Table, names: list[str], rows: Iterable[tuple[Any, ...]]
+) -> None:
+    # Titles have an empty description, which must stay a string.
+    write_rows(session, table, names, rows, empty_is_null=False)
+
+
 def _is_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
@@ -220,25 +224,3 @@ def _times(session: Session, seconds: Ints) -> list[Any]:
         texts = np.datetime_as_string(seconds.astype("datetime64[s]"), unit="s")
         return [t + "+00" for t in texts.tolist()]
     return [datetime.fromtimestamp(s, UTC) for s in seconds.tolist()]
-
-
-def _write(
-    session: Session, table: Table, names: list[str], rows: Iterable[tuple[Any, ...]]
-) -> None:
-    if not _is_postgresql(session):
-        batch = [dict(zip(names, row, strict=True)) for row in rows]
-        if batch:
-            session.execute(table.insert(), batch)
-        return
-    buffer = io.StringIO()
-    # COPY's CSV reads True/False as booleans and quotes the way csv writes them; with
-    # NULL given as \N an empty field is an empty string (no field here is ever NULL).
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
-    cursor = session.connection().connection.cursor()  # psycopg 3: COPY joins the transaction
-    try:
-        with cursor.copy(
-            f"COPY {table.name} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
-        ) as copy:
-            copy.write(buffer.getvalue())
-    finally:
-        cursor.close()

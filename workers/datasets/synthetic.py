@@ -196,13 +196,14 @@ class SyntheticCatalogue:
             wanted = self._activity[users]
             if wanted.sum() == 0:
                 continue
-            user_index, title_index = self._pick(rng, users, wanted)
+            user_index, title_index = self.draw(rng, users, wanted)
             yield self._rate(rng, user_index, title_index)
 
-    def _pick(
+    def draw(
         self, rng: np.random.Generator, users: npt.NDArray[np.int64], wanted: npt.NDArray[np.int64]
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """`wanted[k]` distinct titles for each user, drawn by popularity."""
+        """`wanted[k]` distinct titles for each of `users` (0-based, a sorted contiguous
+        range), drawn by popularity: (user indexes, title indexes)."""
         n = self.n_titles
         keys = np.empty(0, dtype=np.int64)  # user * n + title, unique
         have = np.zeros(len(users), dtype=np.int64)
@@ -216,7 +217,7 @@ class SyntheticCatalogue:
             candidates = np.concatenate([keys, drawn_users * n + np.minimum(drawn, n - 1)])
             _, first = np.unique(candidates, return_index=True)
             candidates = candidates[np.sort(first)]  # kept pairs first, then draw order
-            keys, have = _first_per_user(candidates, n, users, wanted)
+            keys, have = first_per_user(candidates, n, users, wanted)
         short = wanted - have
         if short.any():  # heavy raters of a small catalogue: fill up uniformly
             extra = []
@@ -228,22 +229,10 @@ class SyntheticCatalogue:
         keys = keys[rng.permutation(len(keys))]
         return keys // n, keys % n
 
-    def draw(
-        self, rng: np.random.Generator, users: npt.NDArray[np.int64], wanted: npt.NDArray[np.int64]
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """`wanted[k]` distinct titles for each of `users` (0-based, a sorted contiguous
-        range), drawn by popularity: (user indexes, title indexes)."""
-        return self._pick(rng, users, wanted)
-
     def expected(
         self, users: npt.NDArray[np.int64], titles: npt.NDArray[np.int64]
     ) -> npt.NDArray[np.float64]:
         """The score each user would give each title before noise (0-based indexes)."""
-        return self._raw(users, titles)
-
-    def _raw(
-        self, users: npt.NDArray[np.int64], titles: npt.NDArray[np.int64]
-    ) -> npt.NDArray[np.float64]:
         taste = np.einsum("ij,ij->i", self._user_factors[users], self._item_factors[titles])
         genres = self._genres[titles]
         genre_fit = np.einsum("ij,ij->i", self._affinity[users], genres) / np.maximum(
@@ -257,13 +246,13 @@ class SyntheticCatalogue:
         users: npt.NDArray[np.int64],
         titles: npt.NDArray[np.int64],
     ) -> RatingChunk:
-        raw = self._raw(users, titles) + rng.normal(0, 0.5, len(users))
+        raw = self.expected(users, titles) + rng.normal(0, 0.5, len(users))
         scores = np.clip(np.round(raw * 2) / 2, 0.5, 5.0)
         timestamps = self.end - rng.integers(0, self.span_s, len(users))
         return RatingChunk(users + 1, titles + 1, scores, timestamps.astype(np.int64))
 
 
-def _first_per_user(
+def first_per_user(
     keys: npt.NDArray[np.int64],
     n: int,
     users: npt.NDArray[np.int64],

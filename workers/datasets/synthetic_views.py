@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from workers.datasets.synthetic import DAY_S, RatingChunk, SyntheticCatalogue
+from workers.datasets.synthetic import DAY_S, RatingChunk, SyntheticCatalogue, first_per_user
 
 RATED_AND_WATCHED = 0.7  # the share of ratings that follow a recorded view
 COMPLETED = 0.9  # of a title's length
@@ -89,10 +89,5 @@ def _unrated(
     drawn_u, drawn_t = catalogue.draw(rng, users, np.minimum(wanted + rated, catalogue.n_titles))
     n = catalogue.n_titles
     unrated = ~np.isin(drawn_u * n + drawn_t, (chunk.users - 1) * n + (chunk.titles - 1))
-    drawn_u, drawn_t = drawn_u[unrated], drawn_t[unrated]
-    order = np.argsort(drawn_u, kind="stable")
-    slot = drawn_u[order] - first
-    counts = np.bincount(slot, minlength=len(users))
-    rank = np.arange(len(order)) - (np.cumsum(counts) - counts)[slot]
-    kept = np.sort(order[rank < wanted[slot]])
-    return drawn_u[kept], drawn_t[kept]
+    keys, _ = first_per_user(drawn_u[unrated] * n + drawn_t[unrated], n, users, wanted)
+    return keys // n, keys % n
